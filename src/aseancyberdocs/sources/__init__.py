@@ -1,0 +1,268 @@
+"""Readers: source files (PDF, plain text, Markdown) -> ``Document``.
+
+``load_document`` reads one file; ``find_sources`` walks files and folders. Metadata comes from
+what the document prints (the front page of a UN document, the YAML front matter of a
+statement) and is then completed or corrected by the corpus catalog.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DocumentParseError, EmptyDocumentError
+from ..types import Document
+from . import un
+from .blocks import Block, Line, PageInfo, assemble, hyphen_vocabulary, normalize_spaces
+from .markdown import front_matter_date, split_front_matter, strip_markup
+from .pdf import read_pdf_pages
+from .text import read_text_file, split_paragraphs
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+
+__all__ = ["SUPPORTED_SUFFIXES", "find_sources", "load_document", "document_from_text"]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+def find_sources(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The readable files under ``paths`` (files, or folders searched recursively), sorted.
+
+    Hidden files and folders are skipped; a folder reached twice through symbolic links is read
+    once (no loops). A path that does not exist raises ``FileNotFoundError``.
+
+    Example:
+        >>> find_sources(["../shared/corpus/statements"])[:1]  # doctest: +SKIP
+        [PosixPath('../shared/corpus/statements/2021-03-12-quad-leaders-joint-statement-the-spirit-of-the-quad.md')]
+    """
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or folder: {path}")
+        if path.is_file():
+            found[path] = None
+            continue
+        seen: set[tuple[int, int]] = set()
+        for folder, dirnames, filenames in os.walk(path, followlinks=True):
+            stat = os.stat(folder)
+            if (stat.st_dev, stat.st_ino) in seen:
+                dirnames[:] = []
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
+            dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
+                    found[Path(folder) / name] = None
+    return sorted(found, key=lambda item: str(item))
+
+
+def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) -> Document:
+    """Read one source file into a ``Document``.
+
+    Args:
+        path: a ``.pdf``, ``.txt`` or ``.md`` file.
+        catalog: metadata that completes or overrides what the file prints; by default the
+            catalog of the reference corpus shipped with the library (matched by sha256).
+
+    Raises:
+        DocumentParseError: corrupt, encrypted, undecodable or unsupported file.
+        EmptyDocumentError: no text (empty file, scanned PDF).
+
+    Example:
+        >>> doc = load_document("../shared/corpus/un/pdf/A_RES_80_16.pdf")  # doctest: +SKIP
+        >>> doc.symbol, doc.date
+        ('A/RES/80/16', '2025-12-01')
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DocumentParseError(path, f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
+        if size == 0:
+            raise EmptyDocumentError(path, "file is empty (0 bytes)")
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise DocumentParseError(path, "file not found (moved or deleted?)") from exc
+    except IsADirectoryError as exc:
+        raise DocumentParseError(path, "is a folder, not a file") from exc
+    except PermissionError as exc:
+        raise DocumentParseError(path, "permission denied") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        if not data.lstrip()[:5].startswith(b"%PDF"):
+            raise DocumentParseError(path, "not a PDF file (no %PDF header)")
+        fields = _read_pdf(path)
+    elif suffix == ".txt":
+        fields = _read_txt(path)
+    elif suffix in (".md", ".markdown"):
+        fields = _read_markdown(path)
+    else:
+        raise DocumentParseError(path, f"unsupported file type {suffix or '(none)'}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+    if not fields["text"].strip():
+        raise EmptyDocumentError(path, "no text found")
+    entry = _catalog_entry(path, digest, catalog)
+    if entry:
+        for key, value in entry.items():
+            if value not in (None, ""):
+                fields[key] = value
+    fields.setdefault("doc_id", path.stem)
+    fields["doc_id"] = fields.get("doc_id") or fields.get("symbol") or path.stem
+    fields["title"] = fields.get("title") or fields["doc_id"]
+    fields["doc_type"] = fields.get("doc_type") or "document"
+    return Document(source=str(path), sha256=digest, **fields)
+
+
+def document_from_text(text: str, *, doc_id: str, title: str | None = None, source: str = "<text>", **metadata: Any) -> Document:
+    """A ``Document`` from a string, read as a plain-text file is (for tests and notebooks)."""
+    blocks = _plain_blocks(text)
+    body, pages, _ = assemble(blocks, [PageInfo(1, "1")], vocabulary=hyphen_vocabulary(text.split("\n")))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    known = {"symbol", "date", "body", "source_url", "doc_type"}
+    fields = {key: value for key, value in metadata.items() if key in known}
+    extra = {key: value for key, value in metadata.items() if key not in known}
+    fields.setdefault("doc_type", "document")
+    return Document(doc_id=doc_id, title=title or doc_id, text=body, pages=pages, source=source, sha256=digest, metadata=extra, **fields)
+
+
+def _read_pdf(path: Path) -> dict[str, Any]:
+    infos, texts = read_pdf_pages(path)
+    pages = [text.split("\n") for text in texts]
+    if un.looks_like_un_document(texts[0]):
+        front = " ".join(texts[0][:4000].split())
+        cleaned = [un.strip_pdf_page(lines, index, front) for index, lines in enumerate(pages)]
+        return _un_fields(path, infos, cleaned, indent_starts=True)
+    blocks = _generic_pdf_blocks(pages)
+    return _fields_from_blocks(blocks, infos, [line for page in pages for line in page])
+
+
+def _read_txt(path: Path) -> dict[str, Any]:
+    text = read_text_file(path)
+    lines = text.split("\n")
+    if un.looks_like_un_document(text):
+        split = un.split_text_pages(lines)
+        infos = [PageInfo(number=index + 1, label=label) for index, (label, _) in enumerate(split)]
+        return _un_fields(path, infos, [page for _, page in split], indent_starts=False)
+    fields = _fields_from_blocks(_plain_blocks(text), [PageInfo(1, "1")], lines)
+    fields["title"] = normalize_spaces(lines[0])[:200] if lines else path.stem
+    return fields
+
+
+def _read_markdown(path: Path) -> dict[str, Any]:
+    raw = read_text_file(path)
+    meta, body = split_front_matter(raw, path)
+    if not body.strip():
+        raise EmptyDocumentError(path, "Markdown file has front matter but no body text")
+    lines = [strip_markup(line) for line in body.split("\n")]
+    blocks = _plain_blocks("\n".join(lines), list_items=True)
+    fields = _fields_from_blocks(blocks, [PageInfo(1, "1")], lines)
+    title = meta.pop("title", None)
+    fields["title"] = normalize_spaces(str(title)) if title else None
+    fields["date"] = front_matter_date(meta.pop("date", None))
+    fields["source_url"] = meta.pop("source_url", None)
+    fields["doc_type"] = _statement_type(fields["title"] or "")
+    fields["metadata"].update({key: value for key, value in meta.items() if isinstance(value, (str, int, float, bool))})
+    return fields
+
+
+def _un_fields(path: Path, infos: list[PageInfo], pages: list[list[str]], *, indent_starts: bool) -> dict[str, Any]:
+    blocks = un.segment(pages, indent_starts=indent_starts)
+    if len(blocks) <= 1:
+        # No "The General Assembly," lead-in: read the whole text as paragraphs.
+        blocks = _plain_blocks("\n".join(line for page in pages for line in page))
+        front_lines = pages[0][:40] if pages else []
+    else:
+        front_lines = [line.text for line in blocks[0].lines] if blocks[0].kind == "front" else []
+    fallback = path.stem.replace("_", "/") if un.SYMBOL.fullmatch(path.stem.replace("_", "/")) else None
+    front = un.read_front_matter(front_lines, fallback)
+    fields = _fields_from_blocks(blocks, infos, [line for page in pages for line in page])
+    fields.update(
+        doc_id=front.symbol or path.stem,
+        symbol=front.symbol,
+        title=front.title,
+        date=front.date,
+        body=front.body,
+        doc_type=front.doc_type,
+        source_url=None,
+    )
+    return fields
+
+
+def _fields_from_blocks(blocks: Sequence[Block], infos: Sequence[PageInfo], lines: Sequence[str]) -> dict[str, Any]:
+    text, pages, spans = assemble(blocks, infos, vocabulary=hyphen_vocabulary(lines))
+    return {"text": text, "pages": pages, "metadata": {"blocks": [[kind, start, end] for kind, start, end in spans]}}
+
+
+def _plain_blocks(text: str, *, list_items: bool = False) -> list[Block]:
+    paragraphs = split_paragraphs(text, list_items=list_items)
+    return [Block("paragraph", [Line(0, line) for line in paragraph]) for paragraph in paragraphs]
+
+
+_SENTENCE_END = re.compile(r"[.!?:;][\"”’)]*\s*$")
+
+
+def _generic_pdf_blocks(pages: Sequence[list[str]]) -> list[Block]:
+    """Paragraphs of a PDF of no known layout: blank lines, or a finished sentence followed by an indent."""
+    blocks: list[Block] = []
+    current: Block | None = None
+    previous_blank = True
+    for page_index, page_lines in enumerate(pages):
+        for raw in page_lines:
+            if not raw.strip():
+                previous_blank = True
+                continue
+            ended = current is None or _SENTENCE_END.search(current.lines[-1].text) is not None
+            if current is None or previous_blank and ended or (ended and raw[:1].isspace()):
+                current = Block("paragraph", [])
+                blocks.append(current)
+            current.lines.append(Line(page_index, raw))
+            previous_blank = False
+    return blocks
+
+
+def _statement_type(title: str) -> str:
+    lowered = title.lower().replace("’", "'")
+    if "chairman's statement" in lowered or "chair's statement" in lowered:
+        return "chairman's statement"
+    if "leaders' statement" in lowered and "joint" not in lowered:
+        return "leaders' statement"
+    if "joint" in lowered:
+        return "joint statement"
+    return "statement"
+
+
+def _catalog_entry(path: Path, digest: str, catalog: Catalog | None) -> dict[str, Any] | None:
+    if catalog is None:
+        catalog = _default_catalog()
+        if catalog is None:
+            return None
+    entry = catalog.lookup(path, digest)
+    if entry is None:
+        return None
+    keys = ("doc_id", "symbol", "title", "date", "doc_type", "body", "source_url")
+    return {key: getattr(entry, key, None) for key in keys}
+
+
+@functools.lru_cache(maxsize=1)
+def _default_catalog() -> Catalog | None:
+    try:
+        from ..catalog import Catalog
+    except ImportError:
+        return None
+    try:
+        return Catalog.load()
+    except Exception as exc:  # a broken shipped catalog must not stop reading documents
+        logger.warning("corpus catalog not used: %s", exc)
+        return None
+

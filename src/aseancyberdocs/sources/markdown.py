@@ -1,0 +1,62 @@
+"""Markdown reader: YAML front matter (parsed with PyYAML) and a body stripped of inline markup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import DocumentParseError
+
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.S)
+_TAGS = re.compile(r"</?(?:sup|sub|b|i|em|strong|span|u)\b[^>]*>", re.I)
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1", re.S)
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
+_HEADING = re.compile(r"^#{1,6}\s+")
+
+
+def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    """The front matter as a dict (empty when there is none) and the body after it."""
+    match = _FRONT.match(text)
+    if not match:
+        return {}, text
+    try:
+        data = __import__("yaml").safe_load(match.group(1))
+    except Exception as exc:  # yaml.YAMLError, with line and column in its message
+        raise DocumentParseError(path, f"invalid YAML front matter: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DocumentParseError(path, "YAML front matter is not a mapping of keys to values")
+    return {str(key): _plain(value) for key, value in data.items()}, text[match.end() :]
+
+
+def strip_markup(line: str) -> str:
+    """Inline Markdown and HTML markup removed, the words kept."""
+    line = _HEADING.sub("", line)
+    line = _TAGS.sub("", line)
+    line = _LINK.sub(r"\1", line)
+    line = _EMPHASIS.sub(r"\2", line)
+    line = _ESCAPE.sub(r"\1", line)
+    return line.replace("\u00a0", " ")
+
+
+def front_matter_date(value: Any) -> str | None:
+    """An ISO date from a front-matter value ("2021-03-12", a YAML date, or a timestamp)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    try:
+        return dt.date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.replace("\u00a0", " ").strip()
+    return value

@@ -1,0 +1,337 @@
+"""The layout of UN General Assembly documents: running heads, front page, paragraphs.
+
+Shared by the PDF reader and the reader of plain-text layers. Input is a list of pages, each a
+list of raw lines; output is a list of ``Block``s (front matter, lead-ins, headings, paragraphs,
+the closing "plenary meeting" line) and the metadata printed on the front page.
+
+What a UN document looks like, and what this module relies on:
+- pages after the first open with a running head: the symbol, the (short) title, the job number
+  ("25-19974") and a page counter ("2/46"), in varying order;
+- page 1 carries a job number with "(E)", a barcode (``*2519974*``), the adoption or draft date,
+  the committee and the title ("80/16. Open-ended working group ...");
+- footnotes sit at the foot of a page below a rule of underscores;
+- a paragraph begins with its number ("3.", "1.3."), its letter ("(a)", "(ii)"), or, for
+  preambular paragraphs, on a new line after the previous paragraph has ended with , ; : or .
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .blocks import Block, Line, normalize_spaces
+
+SYMBOL = re.compile(r"\bA/(?:RES/)?(?:C\.\d/)?\d{1,3}/(?:L\.)?\d+(?:/Rev\.\d+)?(?:/Add\.\d+)?\b")
+_JOB = r"\d{2}-\d{5}(?:\s*\(E\))?(?:\s+\d{6})?"
+_COUNTER = r"(\d{1,3})\s*/\s*(\d{1,3})"
+_HEADER_TOKENS = re.compile(rf"{SYMBOL.pattern}|{_JOB}|(?<![\d/]){_COUNTER}(?![\d/])|\*\d{{7,8}}\*")
+_JOB_OR_BARCODE = re.compile(rf"{_JOB}|\*\d{{7,8}}\*")
+_COUNTER_RE = re.compile(rf"(?<![\d/]){_COUNTER}(?![\d/])")
+_RULE = re.compile(r"^\s*_{5,}\s*$")
+
+LEAD = re.compile(
+    r"^\s*(The General Assembly|The States Parties to (?:the present|this) Convention|Have agreed as follows)\b"
+)
+CLOSING = re.compile(r"^\s*\d+(?:st|nd|rd|th)\s+(?:\(resumed\)\s+)?plenary meeting\s*$", re.I)
+HEADING_START = re.compile(
+    r"^\s*(?:Annex(?:\s+[IVX]+)?|Chapter\s+[IVXLC]+|Article\s+\d+|Preamble|Appendix(?:\s+[IVX]+)?)\s*$"
+)
+SECTION = re.compile(r"^\s*(?:[IVX]{1,5}|[A-H])\.\s+[A-Z]")
+NUMBERED = re.compile(r"^\s*(\d{1,3})\.(?:(\d{1,2})\.)?(?:\s+|$)")
+LETTERED = re.compile(r"^\s*\(([a-z]{1,2}|[ivxl]{1,6})\)(?:\s|$)")
+ACTION = re.compile(r"^\s*Action\s+(\d{1,3})\.\s")
+_ENDS_PARAGRAPH = re.compile(r"(?:[,;:.!?]|\band|\bor)[\"”’)\d]*\s*$")
+
+_DATE = re.compile(r"\b(\d{1,2})\s+(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{4})\b")
+_ADOPTED = re.compile(r"Resolution adopted by the General Assembly\s+on\s+" + _DATE.pattern)
+_COMMITTEE = re.compile(r"\[on the report of the (First|Second|Third|Fourth|Fifth|Sixth) Committee")
+_PLENARY = re.compile(r"\[without reference to a Main Committee")
+_TITLE_NUMBER = re.compile(r"^\s*(\d{2,3}/\d{1,3})\.\s+(\S.*)$")
+_DRAFT = re.compile(r"draft (resolution|decision)\s*$", re.I)
+_COMMITTEE_ORDINALS = {"1": "First", "2": "Second", "3": "Third", "4": "Fourth", "5": "Fifth", "6": "Sixth"}
+
+
+@dataclass(frozen=True, slots=True)
+class FrontMatter:
+    symbol: str | None
+    title: str | None
+    date: str | None
+    body: str | None
+    doc_type: str | None
+
+
+def looks_like_un_document(first_page_text: str) -> bool:
+    """True when the text opens like a UN document: "United Nations" and a symbol near the top."""
+    head = first_page_text[:600]
+    return "United Nations" in head and SYMBOL.search(head) is not None
+
+
+def is_header_line(text: str) -> bool:
+    """A line made only of running-head tokens: symbol, job number, page counter, barcode."""
+    stripped = _HEADER_TOKENS.sub(" ", text)
+    return bool(text.strip()) and not stripped.strip()
+
+
+def is_job_line(text: str) -> bool:
+    """A front-page line holding only the job number and barcode (the symbol line is kept)."""
+    stripped = _JOB_OR_BARCODE.sub(" ", text)
+    return bool(text.strip()) and not stripped.strip()
+
+
+def _title_fragment(text: str, front: str) -> bool:
+    line = " ".join(SYMBOL.sub(" ", text).split())
+    return len(line) >= 3 and line in front
+
+
+def strip_pdf_page(lines: list[str], page_index: int, front: str) -> list[str]:
+    """Remove the running head from the top of a page and footnotes from its foot."""
+    lines = _drop_footnotes(lines)
+    if page_index == 0:
+        return [line for line in lines if not is_job_line(line)]
+    last_token = -1
+    for index, line in enumerate(lines[:12]):
+        if not line.strip():
+            continue
+        if is_header_line(line):
+            last_token = index
+        elif not _title_fragment(line, front):
+            break
+    return lines[last_token + 1 :]
+
+
+def _drop_footnotes(lines: list[str]) -> list[str]:
+    for index, line in enumerate(lines):
+        if _RULE.match(line):
+            return lines[:index]
+    return lines
+
+
+def split_text_pages(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """Split a plain-text layer of a UN document into pages at its running heads.
+
+    Text layers mark no page breaks, but every page after the first carries the counter
+    "N/M". The running head around it (symbol, title lines, job number) is removed, and so are
+    the footnotes that end the previous page. Returns ``(page label, lines)`` pairs.
+    """
+    front = " ".join(" ".join(lines[:60]).split())
+    counters: list[int] = []
+    expected = 2
+    for index, line in enumerate(lines):
+        if not is_header_line(line):
+            continue
+        match = _COUNTER_RE.search(line)
+        if match and int(match.group(1)) == expected:
+            counters.append(index)
+            expected += 1
+    pages: list[tuple[str, list[str]]] = []
+    cursor = 0
+    label = "1"
+    for counter in counters:
+        start = counter
+        budget = 8
+        while start > cursor and budget > 0:
+            previous = lines[start - 1]
+            if previous.strip() and not (is_header_line(previous) or _title_fragment(previous, front)):
+                break
+            start -= 1
+            budget -= 1
+        end = counter + 1
+        while end < len(lines) and (not lines[end].strip() or is_header_line(lines[end])):
+            end += 1
+        pages.append((label, _drop_footnotes(lines[cursor:start])))
+        label = _COUNTER_RE.search(lines[counter]).group(1)  # type: ignore[union-attr]
+        cursor = end
+    pages.append((label, _drop_footnotes(lines[cursor:])))
+    pages[0] = (pages[0][0], [line for line in pages[0][1] if not is_job_line(line)])
+    return pages
+
+
+def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
+    """Group the lines of a cleaned UN document into blocks.
+
+    ``indent_starts``: in PDF text layers a paragraph's first line is indented, so an indented
+    line that follows a finished sentence begins a new paragraph.
+    """
+    blocks: list[Block] = []
+    front = Block("front", keep_lines=True)
+    blocks.append(front)
+    in_front = True
+    current: Block | None = None
+    previous_blank = True
+    heading_open = False
+    in_annex_title = False
+    last_number = 0
+    last_sub = 0
+
+    def start(kind: str, line: Line) -> Block:
+        block = Block(kind, [line])
+        blocks.append(block)
+        return block
+
+    pending_number: Line | None = None
+    for page_index, page_lines in enumerate(pages):
+        # A page break ends a line like a blank line does; whether it ends the paragraph is
+        # still decided by the punctuation before it and the first word after it.
+        previous_blank = True
+        for raw in page_lines:
+            text = raw.rstrip()
+            line = Line(page_index, text)
+            if not text.strip():
+                previous_blank = True
+                if heading_open and not in_annex_title:
+                    heading_open = False
+                continue
+            if in_front:
+                if LEAD.match(text):
+                    in_front = False
+                    current = start("lead", line)
+                    previous_blank = False
+                    continue
+                front.lines.append(line)
+                previous_blank = False
+                continue
+            if pending_number is not None:
+                # "1." alone on a line (text layers), its text on the next one.
+                current = start("paragraph", pending_number)
+                current.lines.append(line)
+                pending_number = None
+                previous_blank = False
+                continue
+
+            ended = current is None or current.kind != "paragraph" or _ENDS_PARAGRAPH.search(current_text(current)) is not None
+            numbered = NUMBERED.match(text)
+            if LEAD.match(text):
+                current = start("lead", line)
+                heading_open = in_annex_title = False
+            elif CLOSING.match(text):
+                current = start("closing", line)
+                heading_open = False
+            elif HEADING_START.match(text):
+                current = start("heading", line)
+                heading_open = True
+                in_annex_title = text.strip().startswith(("Annex", "Appendix"))
+                if text.strip().startswith(("Annex", "Article", "Appendix")):
+                    last_number = last_sub = 0
+            elif heading_open and current is not None and current.kind == "heading" and not (
+                numbered or LETTERED.match(text) or ACTION.match(text)
+            ):
+                current.lines.append(line)
+            elif current is not None and current.kind == "closing" and _DATE.search(text) and len(current.lines) == 1:
+                current.lines.append(line)
+            elif numbered and ended and _plausible_number(numbered, last_number, last_sub):
+                number, sub = int(numbered.group(1)), numbered.group(2)
+                if sub:
+                    last_sub = int(sub)
+                else:
+                    last_number, last_sub = number, 0
+                heading_open = in_annex_title = False
+                if not text[numbered.end() :].strip():
+                    pending_number = line
+                    current = None
+                else:
+                    current = start("paragraph", line)
+            elif ACTION.match(text) and ended:
+                current = start("paragraph", line)
+                heading_open = in_annex_title = False
+            elif (lettered := LETTERED.match(text)) and ended:
+                heading_open = in_annex_title = False
+                if not text[lettered.end() :].strip():
+                    pending_number = line
+                    current = None
+                else:
+                    current = start("paragraph", line)
+            elif SECTION.match(text) and ended and previous_blank:
+                current = start("heading", line)
+                heading_open = True
+            elif ended and _starts_sentence(text) and (previous_blank or (indent_starts and text[:1].isspace())):
+                current = start("paragraph", line)
+                heading_open = in_annex_title = False
+            elif current is None:
+                current = start("paragraph", line)
+            else:
+                current.lines.append(line)
+            previous_blank = False
+    if pending_number is not None:
+        blocks.append(Block("paragraph", [pending_number]))
+    return [block for block in blocks if block.lines]
+
+
+def current_text(block: Block) -> str:
+    return block.lines[-1].text.rstrip() if block.lines else ""
+
+
+def _starts_sentence(text: str) -> bool:
+    first = text.lstrip()[:1]
+    return first.isupper() or first in "“\"‘'(" or first.isdigit()
+
+
+def _plausible_number(match: re.Match[str], last_number: int, last_sub: int) -> bool:
+    number = int(match.group(1))
+    sub = match.group(2)
+    if sub:
+        return number == last_number and int(sub) in (last_sub + 1, 1)
+    return number in (last_number + 1, 1)
+
+
+def read_front_matter(front_lines: Sequence[str], fallback_symbol: str | None) -> FrontMatter:
+    """The symbol, title, date, issuing body and type printed on a UN document's first page."""
+    text = "\n".join(normalize_spaces(line) for line in front_lines)
+    flat = normalize_spaces(text.replace("\n", " "))
+    symbol_match = SYMBOL.search(flat[:300])
+    symbol = symbol_match.group(0) if symbol_match else fallback_symbol
+    if fallback_symbol and fallback_symbol in flat:
+        symbol = fallback_symbol
+
+    date = None
+    adopted = _ADOPTED.search(flat)
+    if adopted:
+        date = _iso(*adopted.groups())
+    elif symbol and "/L." in symbol:
+        for match in _DATE.finditer(flat):
+            date = _iso(*match.groups())
+            break
+
+    body = None
+    committee = _COMMITTEE.search(flat)
+    if committee:
+        body = f"UN General Assembly, {committee.group(1)} Committee"
+    elif _PLENARY.search(flat):
+        body = "UN General Assembly, Plenary"
+    elif symbol and (draft_committee := re.match(r"A/C\.(\d)/", symbol)):
+        body = f"UN General Assembly, {_COMMITTEE_ORDINALS[draft_committee.group(1)]} Committee"
+    elif symbol and symbol.startswith("A/"):
+        body = "UN General Assembly"
+
+    doc_type = None
+    if symbol and symbol.startswith("A/RES/"):
+        doc_type = "resolution"
+    elif symbol and "/L." in symbol:
+        doc_type = "draft resolution"
+
+    return FrontMatter(symbol=symbol, title=_title(front_lines), date=date, body=body, doc_type=doc_type)
+
+
+def _title(front_lines: Sequence[str]) -> str | None:
+    lines = [normalize_spaces(line) for line in front_lines]
+    for index, line in enumerate(lines):
+        numbered = _TITLE_NUMBER.match(line)
+        if numbered:
+            return _join_title([numbered.group(2), *lines[index + 1 :]])
+    for index, line in enumerate(lines):
+        if _DRAFT.search(line):
+            return _join_title(lines[index + 1 :])
+    return None
+
+
+def _join_title(lines: Sequence[str]) -> str | None:
+    from .blocks import join_lines
+
+    kept = [line for line in lines if line and not LEAD.match(line)]
+    title = join_lines(kept).strip()
+    return title or None
+
+
+def _iso(day: str, month: str, year: str) -> str:
+    return dt.datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date().isoformat()

@@ -1,0 +1,277 @@
+"""Document -> labelled paragraphs, the unit of citation.
+
+Labels follow the way UN documents are cited:
+
+- preambular paragraphs (unnumbered, opening with a participle): ``preamble, para. 4``;
+- operative paragraphs and their sub-paragraphs: ``para. 2``, ``para. 2 (a)``, ``para. 2 (a) (ii)``,
+  and the decimal style of A/RES/73/27: ``para. 1.3``;
+- annexes: ``annex, para. 5``; with several annexes ``annex I, para. 5``; a treaty's articles
+  ``annex, art. 15, para. 1``, its unnumbered article text ``annex, art. 3`` and items
+  ``annex, art. 3 (a)``; the treaty's own preamble ``annex, preamble, para. 2``;
+- the actions of the Pact for the Future: ``action 27``;
+- statements: their own numbering when all their paragraphs carry one, else the paragraph's
+  order: ``para. 7``.
+
+A sub-paragraph keeps the sentence that introduces it (its chapeau) and the heading of its
+article as ``context``: embedded with it, shown with it, never part of its quoted text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .sources.un import ACTION, LETTERED, NUMBERED
+from .types import Document
+
+_ROMAN = re.compile(r"^[ivxl]+$")
+_ARTICLE = re.compile(r"^Article\s+(\d+)\b\s*(.*)$")
+_ANNEX = re.compile(r"^(Annex|Appendix)(?:\s+([IVX]+))?\b")
+_CHAPTER = re.compile(r"^Chapter\s+([IVXLC]+)\b\s*(.*)$")
+_MAX_CONTEXT_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """One citable paragraph: its label, kind and span of ``Document.text``."""
+
+    label: str
+    kind: str  # "preamble", "operative", "subparagraph", "article", "action", "paragraph"
+    start: int
+    end: int
+    context: str = ""
+
+
+def paragraphs(document: Document) -> list[Paragraph]:
+    """The labelled paragraphs of a document, in reading order.
+
+    Example:
+        >>> [p.label for p in paragraphs(doc)][:3]  # doctest: +SKIP
+        ['preamble, para. 1', 'preamble, para. 2', 'preamble, para. 3']
+    """
+    blocks = _blocks(document)
+    if any(kind == "lead" for kind, _, _ in blocks):
+        return _un_paragraphs(document.text, blocks)
+    return _plain_paragraphs(document.text, blocks)
+
+
+def _blocks(document: Document) -> list[tuple[str, int, int]]:
+    stored = document.metadata.get("blocks")
+    if stored:
+        return [(str(kind), int(start), int(end)) for kind, start, end in stored]
+    spans: list[tuple[str, int, int]] = []
+    for match in re.finditer(r"[^\n]+(?:\n[^\n]+)*", document.text):
+        spans.append(("paragraph", match.start(), match.end()))
+    return spans
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= _MAX_CONTEXT_CHARS:
+        return text
+    cut = text[:_MAX_CONTEXT_CHARS].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
+class _Labeller:
+    """Walks a UN document's blocks, keeping where it is (preamble, operative part, annex, article)."""
+
+    def __init__(self) -> None:
+        self.prefix = ""  # "", "annex, ", "annex I, "
+        self.article: str | None = None
+        self.heading = ""  # article or section heading, as context
+        self.in_preamble = False
+        self.preamble_count = 0
+        self.paragraph_label: str | None = None  # label of the current numbered paragraph
+        self.paragraph_text = ""
+        self.letter_label: str | None = None
+        self.letter_text = ""
+        self.last_letter: str | None = None
+        self.unnumbered_in_article = 0
+        self.annex_count = 0
+
+    def base(self) -> str:
+        if self.article is not None:
+            return f"{self.prefix}art. {self.article}"
+        return self.prefix.rstrip(", ")
+
+
+def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Paragraph]:
+    annex_names = [text[start:end] for kind, start, end in blocks if kind == "heading" and _ANNEX.match(text[start:end])]
+    numbered_annexes = len(annex_names) > 1 or any(_ANNEX.match(name).group(2) for name in annex_names)  # type: ignore[union-attr]
+    state = _Labeller()
+    result: list[Paragraph] = []
+    for kind, start, end in blocks:
+        body = text[start:end]
+        if kind in ("front", "closing"):
+            continue
+        if kind == "lead":
+            if body.startswith("Have agreed"):
+                state.in_preamble = False
+            else:
+                state.in_preamble = True
+                state.preamble_count = 0
+            continue
+        if kind == "heading":
+            _enter_heading(state, body, numbered_annexes)
+            continue
+        paragraph = _label_un_paragraph(state, body, start, end)
+        if paragraph is not None:
+            result.append(paragraph)
+    return result
+
+
+def _enter_heading(state: _Labeller, body: str, numbered_annexes: bool) -> None:
+    annex = _ANNEX.match(body)
+    if annex:
+        state.annex_count += 1
+        name = annex.group(1).lower()
+        numeral = annex.group(2) or (str(state.annex_count) if numbered_annexes and name == "annex" else None)
+        state.prefix = f"{name} {numeral}, " if numeral else f"{name}, "
+        state.article = None
+        state.heading = _shorten(body[annex.end() :].strip())
+        state.in_preamble = False
+        state.paragraph_label = None
+        state.letter_label = None
+        return
+    if body == "Preamble" or body.startswith("Preamble "):
+        state.in_preamble = True
+        state.preamble_count = 0
+        return
+    article = _ARTICLE.match(body)
+    if article:
+        state.article = article.group(1)
+        state.heading = _shorten(body)
+        state.in_preamble = False
+        state.paragraph_label = None
+        state.letter_label = None
+        state.last_letter = None
+        state.unnumbered_in_article = 0
+        return
+    if _CHAPTER.match(body):
+        return
+    # A section heading ("II. International peace and security") only sets the context.
+    state.heading = _shorten(body)
+
+
+def _label_un_paragraph(state: _Labeller, body: str, start: int, end: int) -> Paragraph | None:
+    numbered = NUMBERED.match(body)
+    lettered = LETTERED.match(body)
+    action = ACTION.match(body)
+    base = state.base()
+    joiner = ", " if base else ""
+    if action:
+        state.in_preamble = False
+        state.paragraph_label = None
+        state.letter_label = None
+        state.heading = _shorten(body)
+        return Paragraph(f"{state.prefix}action {action.group(1)}", "action", start, end)
+    if numbered:
+        state.in_preamble = False
+        number, sub = numbered.group(1), numbered.group(2)
+        if sub:
+            label = f"{base}{joiner}para. {number}.{sub}"
+            return Paragraph(label, "subparagraph", start, end, _context(state.heading, state.paragraph_text))
+        label = f"{base}{joiner}para. {number}"
+        state.paragraph_label = label
+        state.paragraph_text = body
+        state.letter_label = None
+        state.last_letter = None
+        kind = "article" if state.article is not None else "operative"
+        return Paragraph(label, kind, start, end, _context(state.heading))
+    if lettered:
+        marker = lettered.group(1)
+        parent = state.paragraph_label or (base if base else None)
+        parent_text = state.paragraph_text if state.paragraph_label else ""
+        is_roman = _ROMAN.match(marker) is not None and not _continues_letters(state.last_letter, marker)
+        if is_roman and state.letter_label is not None:
+            label = f"{state.letter_label} ({marker})"
+            context = _context(state.heading, parent_text, state.letter_text)
+        else:
+            state.last_letter = marker
+            label = f"{parent} ({marker})" if parent else f"para. ({marker})"
+            state.letter_label = label
+            state.letter_text = body
+            context = _context(state.heading, parent_text)
+        state.in_preamble = False
+        return Paragraph(label, "subparagraph", start, end, context)
+    if state.in_preamble:
+        state.preamble_count += 1
+        label = f"{state.prefix}preamble, para. {state.preamble_count}"
+        return Paragraph(label, "preamble", start, end)
+    if state.article is not None:
+        # An article's unnumbered text: its chapeau, which lettered items below then hang from.
+        state.unnumbered_in_article += 1
+        count = state.unnumbered_in_article
+        label = base if count == 1 else f"{base} (text {count})"
+        state.paragraph_label = None if count == 1 else label
+        state.paragraph_text = body
+        state.letter_label = None
+        state.last_letter = None
+        return Paragraph(label, "article", start, end, _context(state.heading))
+    if state.paragraph_label is not None:
+        # A paragraph without a number after a numbered one continues it (a second sub-paragraph
+        # run, a closing sentence): cite it under the paragraph it belongs to.
+        state.unnumbered_in_article += 1
+        label = f"{state.paragraph_label}, text {state.unnumbered_in_article + 1}"
+        return Paragraph(label, "operative", start, end, _context(state.heading, state.paragraph_text))
+    # Unnumbered text in an annex before any numbering (an introduction).
+    state.preamble_count += 1
+    label = f"{state.prefix}preamble, para. {state.preamble_count}" if state.prefix else f"preamble, para. {state.preamble_count}"
+    return Paragraph(label, "preamble", start, end)
+
+
+def _continues_letters(last_letter: str | None, marker: str) -> bool:
+    """Whether a marker like "(i)" or "(v)" is the next letter after ``last_letter``, not a roman numeral."""
+    if last_letter is None or len(marker) != 1 or len(last_letter) != 1:
+        return False
+    return ord(marker) == ord(last_letter) + 1
+
+
+def _context(*parts: str) -> str:
+    return "\n".join(_shorten(part) for part in parts if part)
+
+
+_HEADING_LINE = re.compile(r"^[^\n.;:,!?]{1,90}$")
+
+
+def _plain_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Paragraph]:
+    """Statements and other plain documents.
+
+    When the numbered paragraphs run as one sequence 1, 2, 3 ... they keep their own numbers
+    ("para. 7"), the unnumbered paragraphs before them are the preamble ("preamble, para. 2")
+    and any after a numbered one continue it ("para. 7, text 2"). When there is no numbering,
+    or several lists each restart at 1, every paragraph is cited by its order ("para. 12").
+    A short block without closing punctuation is a heading: context for what follows, not cited.
+    """
+    entries: list[tuple[int, int, str]] = []
+    heading = ""
+    for kind, start, end in blocks:
+        if kind != "paragraph":
+            continue
+        body = text[start:end]
+        if _HEADING_LINE.match(body) and not NUMBERED.match(body):
+            heading = body
+            continue
+        entries.append((start, end, heading))
+    numbers = [NUMBERED.match(text[start:end]) for start, end, _ in entries]
+    sequence = [int(match.group(1)) for match in numbers if match]
+    own = bool(sequence) and sequence == list(range(1, len(sequence) + 1))
+    result = []
+    preamble = 0
+    current: str | None = None
+    extra = 0
+    for index, ((start, end, heading), match) in enumerate(zip(entries, numbers), start=1):
+        if not own:
+            label, kind = f"para. {index}", "paragraph"
+        elif match:
+            label, kind = f"para. {match.group(1)}", "operative"
+            current, extra = label, 1
+        elif current is None:
+            preamble += 1
+            label, kind = f"preamble, para. {preamble}", "preamble"
+        else:
+            extra += 1
+            label, kind = f"{current}, text {extra}", "operative"
+        result.append(Paragraph(label, kind, start, end, _context(heading)))
+    return result
