@@ -1,0 +1,8 @@
+"""``python -m aseancyberdocs``: the same as the ``aseancyberdocs`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""The ``aseancyberdocs`` command: build, search and describe an index.
+
+The only module that prints. Exit codes: 0 success, 1 a library error (one ``error: ...`` line,
+no traceback), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
+
+from . import __version__
+from .errors import AseanCyberDocsError
+
+logger = logging.getLogger(__name__)
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+_MAIN_EXAMPLE = """\
+example:
+  aseancyberdocs build ../shared/corpus
+  aseancyberdocs search "protection of critical infrastructure" -k 5
+"""
+_BUILD_EXAMPLE = """\
+example:
+  aseancyberdocs build ../shared/corpus/un ../shared/corpus/statements --index indexes/default
+"""
+_SEARCH_EXAMPLE = """\
+queries file (for --queries): one JSON object per line, e.g. {"qid": "q1", "query": "ransomware"}
+
+example:
+  aseancyberdocs search "norms of responsible State behaviour in the use of ICTs" -k 3
+  aseancyberdocs search --queries evaluation/queries.jsonl -k 10 --json > run.jsonl
+"""
+_INFO_EXAMPLE = """\
+example:
+  aseancyberdocs info --index indexes/default --json
+"""
+
+
+class InputError(Exception):
+    """A malformed input file given on the command line."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``aseancyberdocs`` command."""
+    parser = argparse.ArgumentParser(
+        prog="aseancyberdocs",
+        description="Search cyber-diplomacy texts (UN resolutions, ASEAN and leaders' statements) "
+        "and cite them to the paragraph.",
+        epilog=_MAIN_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does on stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    index_help = "index folder (default: $ASEANCYBERDOCS_INDEX or indexes/default)"
+
+    build = commands.add_parser(
+        "build",
+        help="index PDF, text and Markdown files",
+        description="Read the source files (.pdf, .txt, .md; folders are searched recursively), split them "
+        "into labelled passages, embed them and write the index. Unreadable files are skipped and listed. "
+        "Texts embedded by the previous build are not embedded again.",
+        epilog=_BUILD_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    build.add_argument("paths", nargs="+", metavar="PATH", help="source files or folders")
+    build.add_argument("--index", metavar="DIR", help=index_help)
+    build.add_argument("--model", metavar="NAME", help="sentence-transformers model name or folder "
+                       "(default: the bundled all-MiniLM-L6-v2)")
+    build.add_argument("--max-tokens", type=positive_int, metavar="N",
+                       help="passage size limit in model tokens (default: the model's window)")
+    build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
+    build.set_defaults(run=run_build)
+
+    search = commands.add_parser(
+        "search",
+        help="find the passages closest in meaning to a query",
+        description="Find the passages closest in meaning to QUERY and print them with their citations. "
+        "With --queries, run every query of a JSONL file with one model load.",
+        epilog=_SEARCH_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    search.add_argument("query", nargs="?", metavar="QUERY", help="free-text query")
+    search.add_argument("--queries", metavar="FILE", help="JSONL file of {\"qid\", \"query\"} objects ('-': stdin)")
+    search.add_argument("--index", metavar="DIR", help=index_help)
+    search.add_argument("-k", type=positive_int, default=10, metavar="N", help="number of hits (default: 10)")
+    search.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    search.set_defaults(run=run_search, parser=search)
+
+    info = commands.add_parser(
+        "info",
+        help="describe an index",
+        description="Show what an index holds (documents and passages per type) and how it was built.",
+        epilog=_INFO_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    info.add_argument("--index", metavar="DIR", help=index_help)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(run=run_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if args.command == "search" and (args.query is None) == (args.queries is None):
+        args.parser.error("give either QUERY or --queries FILE")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(name)s: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code = args.run(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from failing at exit
+        # when it flushes stdout again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (AseanCyberDocsError, InputError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# build
+
+
+class _Progress:
+    """tqdm bars on stderr, one per build stage; silent when stderr is not a terminal."""
+
+    _LABELS = {"read": ("reading", "file"), "embed": ("embedding", "text")}
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        bar = self.bars.get(stage)
+        if bar is None:
+            from tqdm import tqdm
+
+            label, unit = self._LABELS.get(stage, (stage, "it"))
+            bar = self.bars[stage] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from .index import build_index
+
+    progress = _Progress()
+    try:
+        report = build_index(
+            args.paths,
+            args.index,
+            model=args.model,
+            max_tokens=args.max_tokens,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    out = sys.stdout
+    print(
+        f"indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s "
+        f"-> {report.index_dir}",
+        file=out,
+    )
+    print(f"model {report.model}: embedded {report.embedded} new texts, reused {report.reused}", file=out)
+    for doc_type, count in report.doc_types.items():
+        print(f"  {doc_type:<22} {count:>5} documents", file=out)
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} files:", file=out)
+        for item in report.skipped:
+            print(f"  {item.path}: {item.reason}", file=out)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# search
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from .index import open_index
+
+    library = open_index(args.index)
+    if args.query is not None:
+        hits = library.search(args.query, k=args.k)
+        if args.json:
+            for hit in hits:
+                _print_json(hit.to_dict())
+        else:
+            _print_hits(hits)
+        return 0
+
+    for number, (qid, query) in enumerate(_read_queries(args.queries)):
+        try:
+            hits = library.search(query, k=args.k)
+        except ValueError as exc:
+            raise InputError(f"{args.queries}: query {qid!r}: {exc}") from exc
+        if args.json:
+            for hit in hits:
+                _print_json({"qid": qid, **hit.to_dict()})
+        else:
+            if number:
+                print()
+            print(f"# {qid}: {query}")
+            _print_hits(hits)
+    return 0
+
+
+def _read_queries(path: str) -> Iterator[tuple[Any, str]]:
+    """(qid, query) pairs from a JSONL file; a missing qid is the line number."""
+    handle: TextIO
+    handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    try:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"{path}:{number}: not a JSON object: {exc}") from None
+            if not isinstance(record, dict) or not isinstance(record.get("query"), str):
+                raise InputError(f"{path}:{number}: expected an object with a \"query\" string")
+            yield record.get("qid", number), record["query"]
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _print_hits(hits: Sequence[Any]) -> None:
+    if not hits:
+        print("no hits")
+        return
+    for hit in hits:
+        print(f"{hit.rank:>3}. {hit.score:.3f}  {hit.citation}")
+        wrapped = textwrap.fill(
+            " ".join(hit.passage.text.split()), width=100, initial_indent="     ", subsequent_indent="     "
+        )
+        print(wrapped)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------------------------
+# info
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from .index import open_index
+
+    info = open_index(args.index).info()
+    if args.json:
+        _print_json(info)
+        return 0
+    model = info.get("model") or {}
+    settings = info.get("settings") or {}
+    print(f"index       {info['index_dir']}")
+    print(f"built       {info.get('built')} in {info.get('build_seconds')} s "
+          f"(aseancyberdocs {info.get('library_version')}, format {info.get('format_version')})")
+    print(f"model       {model.get('name')} ({model.get('dimension')} dimensions, "
+          f"window {model.get('max_tokens')} tokens)")
+    print(f"passages    at most {settings.get('max_tokens')} tokens; embedded as {settings.get('embed_text')}")
+    print(f"settings    {str(info.get('settings_fingerprint'))[:16]}")
+    print(f"documents   {info['documents']}, passages {info['passages']}")
+    for doc_type, counts in (info.get("by_doc_type") or {}).items():
+        print(f"  {doc_type:<22} {counts['documents']:>5} documents {counts['passages']:>7} passages")
+    skipped = info.get("skipped") or []
+    if skipped:
+        print(f"skipped     {len(skipped)} files")
+        for item in skipped:
+            print(f"  {item['path']}: {item['reason']}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

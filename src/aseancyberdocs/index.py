@@ -1,0 +1,765 @@
+"""Build, write and open one index folder: FAISS vectors, passages, documents and a manifest.
+
+An index is a self-describing folder of plain files (never a pickle)::
+
+    manifest.json        format version, model, settings, sources, counts, sha256 of every file below
+    vectors.faiss        IndexFlatIP over L2-normalised vectors (cosine similarity)
+    passages.jsonl       line i is the passage of vector i
+    documents.jsonl      the documents, with their clean text and pages
+    cache-vectors.npy    the vector cache: one row per distinct embedded text...
+    cache-keys.jsonl     ...keyed by {"model", "sha256"} of that text, so a rebuild embeds only new text
+
+It is built in a hidden sibling folder and swapped in with ``os.replace``, so a crash or an error
+midway leaves the previous index whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import __version__
+from .errors import (
+    AseanCyberDocsError,
+    DocumentError,
+    EmptyIndexError,
+    IndexIntegrityError,
+    IndexNotFoundError,
+    IndexVersionError,
+    ModelMismatchError,
+)
+from .passages import embedding_text
+from .types import Citation, Document, Hit, Passage
+
+if TYPE_CHECKING:
+    from .embedding import Embedder
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DEFAULT_INDEX_DIR = "indexes/default"
+INDEX_ENV = "ASEANCYBERDOCS_INDEX"
+
+MANIFEST_FILE = "manifest.json"
+FAISS_FILE = "vectors.faiss"
+PASSAGES_FILE = "passages.jsonl"
+DOCUMENTS_FILE = "documents.jsonl"
+CACHE_VECTORS_FILE = "cache-vectors.npy"
+CACHE_KEYS_FILE = "cache-keys.jsonl"
+REQUIRED_FILES = (FAISS_FILE, PASSAGES_FILE, DOCUMENTS_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE)
+
+# How a passage is turned into the text that is embedded; recorded in the manifest.
+EMBED_TEXT_RULE = "context + '\\n' + text (text alone when context is empty)"  # passages.embedding_text
+_ENCODE_BATCH = 256
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``; stage is "read" (loading sources) or "embed"."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A source file left out of the index, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build did: counts, time, and the files it skipped."""
+
+    index_dir: str
+    model: str
+    documents: int
+    passages: int
+    embedded: int
+    reused: int
+    seconds: float
+    skipped: tuple[SkippedFile, ...] = ()
+    doc_types: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_index_dir() -> Path:
+    """``$ASEANCYBERDOCS_INDEX`` if set, else ``indexes/default``."""
+    return Path(os.environ.get(INDEX_ENV) or DEFAULT_INDEX_DIR)
+
+
+# --------------------------------------------------------------------------------------------
+# Building
+
+
+def build_index(
+    paths: Iterable[str | Path],
+    index_dir: str | Path | None = None,
+    *,
+    model: str | None = None,
+    embedder: Embedder | None = None,
+    max_tokens: int | None = None,
+    catalog: Any = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Read the source files under ``paths`` and write an index to ``index_dir``.
+
+    A file that cannot be read (``DocumentError``) is skipped and listed in the report; the
+    build goes on. Vectors of passages whose text is unchanged are taken from the previous
+    index's cache instead of being embedded again.
+
+    Args:
+        paths: files or folders (searched recursively for .pdf, .txt and .md).
+        index_dir: the index folder; default ``$ASEANCYBERDOCS_INDEX`` or ``indexes/default``.
+        model: a sentence-transformers model name or folder (default all-MiniLM-L6-v2).
+        embedder: an embedder to use instead of loading ``model``.
+        max_tokens: passage size limit in model tokens (default: the model's window).
+        catalog: metadata catalog handed to ``load_document``.
+        progress: called as ``progress(stage, done, total)``.
+
+    Returns:
+        A BuildReport.
+
+    Raises:
+        EmptyIndexError: no source file, or none that could be read.
+        ModelLoadError: the model cannot be loaded.
+
+    Example:
+        >>> report = build_index(["../shared/corpus/un/text"], "indexes/default")  # doctest: +SKIP
+        >>> report.documents  # doctest: +SKIP
+        10
+    """
+    from .sources import find_sources, load_document
+
+    started = time.perf_counter()
+    index_path = Path(index_dir) if index_dir is not None else default_index_dir()
+    _check_target(index_path)
+    files = find_sources(paths)
+    if not files:
+        raise EmptyIndexError(f"no .pdf, .txt or .md file found in {', '.join(map(str, paths))}")
+    if embedder is None:
+        from .embedding import load_embedder
+
+        embedder = load_embedder(model)
+
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    seen: dict[str, str] = {}
+    for done, path in enumerate(files, start=1):
+        try:
+            document = load_document(path, catalog=catalog)
+        except DocumentError as exc:
+            logger.warning("skipped %s: %s", exc.path, exc.reason)
+            skipped.append(SkippedFile(exc.path, exc.reason))
+        else:
+            if document.doc_id in seen:
+                reason = f"duplicate doc_id {document.doc_id!r}, already read from {seen[document.doc_id]}"
+                logger.warning("skipped %s: %s", path, reason)
+                skipped.append(SkippedFile(str(path), reason))
+            else:
+                seen[document.doc_id] = str(path)
+                documents.append(document)
+        if progress is not None:
+            progress("read", done, len(files))
+
+    return build_index_from_documents(
+        documents,
+        index_path,
+        embedder=embedder,
+        max_tokens=max_tokens,
+        skipped=skipped,
+        progress=progress,
+        _started=started,
+    )
+
+
+def build_index_from_documents(
+    documents: Sequence[Document],
+    index_dir: str | Path | None = None,
+    *,
+    embedder: Embedder,
+    passages: Iterable[Passage] | None = None,
+    max_tokens: int | None = None,
+    skipped: Iterable[SkippedFile] = (),
+    progress: Progress | None = None,
+    _started: float | None = None,
+) -> BuildReport:
+    """Write an index of ``documents`` to ``index_dir``, splitting them into passages unless given.
+
+    Args:
+        documents: the documents (unique ``doc_id``).
+        index_dir: the index folder; default ``$ASEANCYBERDOCS_INDEX`` or ``indexes/default``.
+        embedder: the embedding model.
+        passages: the passages of ``documents``; None to make them with ``make_passages``.
+        max_tokens: passage size limit in tokens (default ``embedder.max_tokens``).
+        skipped: files already left out, carried into the report and manifest.
+        progress: called as ``progress(stage, done, total)``.
+
+    Returns:
+        A BuildReport.
+
+    Raises:
+        EmptyIndexError: no document, or no passage.
+        ValueError: duplicate ids, or a passage that does not match its document's text.
+
+    Example:
+        >>> build_index_from_documents([document], "/tmp/idx", embedder=FakeEmbedder())  # doctest: +SKIP
+    """
+    started = time.perf_counter() if _started is None else _started
+    index_path = Path(index_dir) if index_dir is not None else default_index_dir()
+    skipped = tuple(skipped)
+    if not documents:
+        reasons = "; ".join(f"{item.path}: {item.reason}" for item in skipped[:3])
+        raise EmptyIndexError("no document to index" + (f" ({reasons})" if reasons else ""))
+    _check_target(index_path)
+    by_id = _unique_documents(documents)
+    max_tokens = int(max_tokens or embedder.max_tokens)
+    if passages is None:
+        from .passages import make_passages
+
+        passages = [
+            passage
+            for document in documents
+            for passage in make_passages(document, max_tokens=max_tokens, count_tokens=embedder.count_tokens)
+        ]
+    passages = list(passages)
+    if not passages:
+        raise EmptyIndexError("the documents hold no passage to index")
+    _check_passages(passages, by_id)
+
+    texts = [embedding_text(passage) for passage in passages]
+    keys = [_sha256_text(text) for text in texts]
+    cache = _read_cache(index_path, embedder)
+    missing = list(dict.fromkeys(key for key in keys if key not in cache))
+    text_of = dict(zip(keys, texts))
+    if missing:
+        new_vectors = _encode(embedder, [text_of[key] for key in missing], progress)
+        cache.update(zip(missing, new_vectors))
+    distinct = list(dict.fromkeys(keys))
+    cache_matrix = np.stack([cache[key] for key in distinct]).astype(np.float32, copy=False)
+    row_of = {key: row for row, key in enumerate(distinct)}
+    vectors = cache_matrix[[row_of[key] for key in keys]]
+
+    manifest = _manifest(
+        embedder=embedder,
+        max_tokens=max_tokens,
+        documents=documents,
+        passages=passages,
+        skipped=skipped,
+    )
+    _write_index(
+        index_path,
+        manifest=manifest,
+        vectors=vectors,
+        passages=passages,
+        documents=documents,
+        cache_keys=distinct,
+        cache_vectors=cache_matrix,
+        model=embedder.name,
+        started=started,
+    )
+    seconds = round(time.perf_counter() - started, 3)
+    logger.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), seconds)
+    return BuildReport(
+        index_dir=str(index_path),
+        model=embedder.name,
+        documents=len(documents),
+        passages=len(passages),
+        embedded=len(missing),
+        reused=len(distinct) - len(missing),
+        seconds=seconds,
+        skipped=skipped,
+        doc_types=dict(sorted(Counter(document.doc_type for document in documents).items())),
+    )
+
+
+def _unique_documents(documents: Sequence[Document]) -> dict[str, Document]:
+    by_id: dict[str, Document] = {}
+    for document in documents:
+        if document.doc_id in by_id:
+            raise ValueError(f"duplicate doc_id {document.doc_id!r}")
+        by_id[document.doc_id] = document
+    return by_id
+
+
+def _check_passages(passages: Sequence[Passage], by_id: dict[str, Document]) -> None:
+    """Refuse passages that would cite the wrong words: the offsets are the citation."""
+    seen: set[str] = set()
+    for passage in passages:
+        if passage.passage_id in seen:
+            raise ValueError(f"duplicate passage_id {passage.passage_id!r}")
+        seen.add(passage.passage_id)
+        document = by_id.get(passage.doc_id)
+        if document is None:
+            raise ValueError(f"passage {passage.passage_id!r} names unknown document {passage.doc_id!r}")
+        if document.text[passage.start : passage.end] != passage.text:
+            raise ValueError(
+                f"passage {passage.passage_id!r} text differs from {passage.doc_id} "
+                f"[{passage.start}:{passage.end}]"
+            )
+
+
+def _encode(embedder: Embedder, texts: list[str], progress: Progress | None) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), _ENCODE_BATCH):
+        batch = texts[start : start + _ENCODE_BATCH]
+        vectors = np.asarray(embedder.encode(batch), dtype=np.float32)
+        if vectors.shape != (len(batch), embedder.dimension):
+            raise AseanCyberDocsError(
+                f"embedder {embedder.name!r} returned shape {vectors.shape}, "
+                f"expected ({len(batch)}, {embedder.dimension})"
+            )
+        parts.append(vectors)
+        if progress is not None:
+            progress("embed", start + len(batch), len(texts))
+    vectors = np.concatenate(parts)
+    # Inner product equals cosine only on unit vectors. Rows already of unit length are kept
+    # bit for bit, so stored vectors equal what the embedder returns.
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    off = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)
+    if off.any():
+        vectors = np.where(off, vectors / np.where(norms > 0, norms, 1.0), vectors).astype(np.float32)
+    return vectors
+
+
+def _read_cache(index_path: Path, embedder: Embedder) -> dict[str, np.ndarray]:
+    """Vectors of the previous build for this model, by text sha256; empty if unusable."""
+    keys_path = index_path / CACHE_KEYS_FILE
+    vectors_path = index_path / CACHE_VECTORS_FILE
+    if not keys_path.is_file() or not vectors_path.is_file():
+        return {}
+    try:
+        keys = [json.loads(line) for line in keys_path.read_text(encoding="utf-8").splitlines() if line]
+        vectors = np.load(vectors_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring the vector cache of %s: %s", index_path, exc)
+        return {}
+    if vectors.ndim != 2 or len(vectors) != len(keys) or vectors.shape[1] != embedder.dimension:
+        logger.warning("ignoring the vector cache of %s: its shape does not match", index_path)
+        return {}
+    return {
+        key["sha256"]: vectors[row].astype(np.float32)
+        for row, key in enumerate(keys)
+        if key.get("model") == embedder.name
+    }
+
+
+def _manifest(
+    *,
+    embedder: Embedder,
+    max_tokens: int,
+    documents: Sequence[Document],
+    passages: Sequence[Passage],
+    skipped: Sequence[SkippedFile],
+) -> dict[str, Any]:
+    settings = {
+        "format_version": FORMAT_VERSION,
+        "model": embedder.name,
+        "dimension": int(embedder.dimension),
+        "max_tokens": max_tokens,
+        "model_max_tokens": int(embedder.max_tokens),
+        "embed_text": EMBED_TEXT_RULE,
+        "faiss": "IndexFlatIP",
+    }
+    passage_counts = Counter(passage.doc_id for passage in passages)
+    by_type: dict[str, dict[str, int]] = {}
+    for document in documents:
+        counts = by_type.setdefault(document.doc_type, {"documents": 0, "passages": 0})
+        counts["documents"] += 1
+        counts["passages"] += passage_counts[document.doc_id]
+    return {
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "model": {"name": embedder.name, "dimension": int(embedder.dimension), "max_tokens": int(embedder.max_tokens)},
+        "settings": settings,
+        "settings_fingerprint": _sha256_text(json.dumps(settings, sort_keys=True)),
+        "counts": {
+            "documents": len(documents),
+            "passages": len(passages),
+            "vectors": len(passages),
+            "skipped": len(skipped),
+            "by_doc_type": dict(sorted(by_type.items())),
+        },
+        "sources": [
+            {"doc_id": document.doc_id, "source": document.source, "sha256": document.sha256}
+            for document in documents
+        ],
+        "skipped": [asdict(item) for item in skipped],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Writing: a hidden sibling folder, then os.replace
+
+
+def _check_target(index_path: Path) -> None:
+    """Refuse to replace a folder that is not an index: a wrong --index must not delete files."""
+    if index_path.exists() and not index_path.is_dir():
+        raise AseanCyberDocsError(f"cannot write an index to {index_path}: it is a file")
+    if index_path.is_dir() and not (index_path / MANIFEST_FILE).is_file() and any(index_path.iterdir()):
+        raise AseanCyberDocsError(
+            f"refusing to replace {index_path}: it is not empty and holds no aseancyberdocs index"
+        )
+
+
+def _write_index(
+    index_path: Path,
+    *,
+    manifest: dict[str, Any],
+    vectors: np.ndarray,
+    passages: Sequence[Passage],
+    documents: Sequence[Document],
+    cache_keys: Sequence[str],
+    cache_vectors: np.ndarray,
+    model: str,
+    started: float,
+) -> None:
+    import faiss
+
+    parent = index_path.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(index_path)
+    work = parent / f".{index_path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    work.mkdir()
+    try:
+        flat = faiss.IndexFlatIP(vectors.shape[1])
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(flat, str(work / FAISS_FILE))
+        _write_lines(work / PASSAGES_FILE, (passage.to_dict() for passage in passages))
+        _write_lines(work / DOCUMENTS_FILE, (document.to_dict() for document in documents))
+        _write_lines(work / CACHE_KEYS_FILE, ({"model": model, "sha256": key} for key in cache_keys))
+        with open(work / CACHE_VECTORS_FILE, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
+        manifest = dict(manifest)
+        manifest["files"] = {name: _sha256_file(work / name) for name in REQUIRED_FILES}
+        manifest["built"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest["build_seconds"] = round(time.perf_counter() - started, 3)
+        (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for name in (*REQUIRED_FILES, MANIFEST_FILE):
+            _fsync_file(work / name)
+        _fsync_dir(work)
+        _swap_in(work, index_path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _swap_in(work: Path, index_path: Path) -> None:
+    parent = work.parent
+    if index_path.exists():
+        aside = parent / f".{index_path.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+        os.replace(index_path, aside)
+        os.replace(work, index_path)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(work, index_path)
+    _fsync_dir(parent)
+
+
+def _remove_stale(index_path: Path) -> None:
+    """Remove the temporary folders of builds that died; bring back an index left aside."""
+    parent = index_path.absolute().parent
+    name = index_path.name
+    for kind in ("old", "tmp"):
+        for folder in sorted(parent.glob(f".{name}.{kind}-*")):
+            pid = _pid_of(folder.name)
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue  # another build is writing it right now
+            if kind == "old" and not index_path.exists() and (folder / MANIFEST_FILE).is_file():
+                # A build died between its two renames: the previous index is the one aside.
+                logger.warning("restoring %s from %s", index_path, folder)
+                os.replace(folder, index_path)
+                continue
+            logger.info("removing stale %s", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pid_of(folder_name: str) -> int | None:
+    try:
+        return int(folder_name.rsplit("-", 2)[-2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_lines(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False, default=str))
+            handle.write("\n")
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Opening
+
+
+def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None = None) -> Library:
+    """Open the index at ``index_dir`` after checking its format and file hashes.
+
+    The embedding model and FAISS load on the first search, not here.
+
+    Args:
+        index_dir: the index folder; default ``$ASEANCYBERDOCS_INDEX`` or ``indexes/default``.
+        embedder: the query encoder; default: the model named in the manifest.
+
+    Returns:
+        A Library.
+
+    Raises:
+        IndexNotFoundError: no index there.
+        IndexVersionError: an index format this version cannot read.
+        IndexIntegrityError: a file is missing or altered, or counts disagree.
+        ModelMismatchError: ``embedder`` is not the model the index was built with.
+
+    Example:
+        >>> library = open_index("indexes/default")  # doctest: +SKIP
+        >>> library.search("norms of responsible State behaviour", k=3)[0].citation  # doctest: +SKIP
+    """
+    index_path = Path(index_dir) if index_dir is not None else default_index_dir()
+    manifest_path = index_path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise IndexNotFoundError(
+            f"no index at {index_path}: build one with `aseancyberdocs build PATH --index {index_path}`"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexIntegrityError(f"{manifest_path}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise IndexIntegrityError(f"{manifest_path}: the manifest is not a JSON object")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexVersionError(
+            f"{index_path} is an index of format version {version!r}; aseancyberdocs {__version__} "
+            f"reads version {FORMAT_VERSION}: rebuild it with `aseancyberdocs build`"
+        )
+    _verify_files(index_path, manifest)
+    documents = {
+        document.doc_id: document
+        for document in (Document.from_dict(record) for record in _read_lines(index_path / DOCUMENTS_FILE))
+    }
+    passages = [Passage.from_dict(record) for record in _read_lines(index_path / PASSAGES_FILE)]
+    counts = manifest.get("counts", {})
+    if len(passages) != counts.get("passages") or len(passages) != counts.get("vectors"):
+        raise IndexIntegrityError(
+            f"{index_path}: {len(passages)} passages, but the manifest counts "
+            f"{counts.get('passages')} passages and {counts.get('vectors')} vectors"
+        )
+    if len(documents) != counts.get("documents"):
+        raise IndexIntegrityError(
+            f"{index_path}: {len(documents)} documents, but the manifest counts {counts.get('documents')}"
+        )
+    library = Library(index_path, manifest, documents, passages)
+    if embedder is not None:
+        library.embedder = embedder
+    return library
+
+
+def _verify_files(index_path: Path, manifest: dict[str, Any]) -> None:
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise IndexIntegrityError(f"{index_path}: the manifest lists no files")
+    for name in REQUIRED_FILES:
+        if name not in files:
+            raise IndexIntegrityError(f"{index_path}: the manifest does not list {name}")
+    for name, expected in files.items():
+        path = index_path / name
+        if Path(name).name != name:
+            raise IndexIntegrityError(f"{index_path}: the manifest names a file outside the index: {name!r}")
+        if not path.is_file():
+            raise IndexIntegrityError(f"{index_path}: {name} is missing")
+        if _sha256_file(path) != expected:
+            raise IndexIntegrityError(f"{index_path}: {name} has changed since the build (sha256 differs)")
+
+
+def _read_lines(path: Path) -> Iterable[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise IndexIntegrityError(f"{path}:{number}: not JSON: {exc}") from exc
+
+
+class Library:
+    """An opened index: documents, passages and their vectors, searchable.
+
+    Use ``open_index`` to get one. The embedding model and FAISS load on first use.
+
+    Example:
+        >>> library = open_index()  # doctest: +SKIP
+        >>> for hit in library.search("capacity-building for developing countries", k=3):  # doctest: +SKIP
+        ...     print(hit.rank, hit.citation)
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        manifest: dict[str, Any],
+        documents: dict[str, Document],
+        passages: list[Passage],
+    ) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.documents = documents
+        self.passages = passages
+        self._embedder: Embedder | None = None
+        self._faiss: Any = None
+        self._citations: dict[int, Citation] = {}
+
+    def __repr__(self) -> str:
+        return f"Library({str(self.index_dir)!r}, documents={len(self.documents)}, passages={len(self.passages)})"
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    @property
+    def model_name(self) -> str:
+        """The embedding model the index was built with."""
+        return str(self.manifest["model"]["name"])
+
+    @property
+    def embedder(self) -> Embedder:
+        """The query encoder: the manifest's model, loaded on first use."""
+        if self._embedder is None:
+            from .embedding import load_embedder
+
+            self.embedder = load_embedder(self.model_name)
+        assert self._embedder is not None
+        return self._embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder) -> None:
+        model = self.manifest["model"]
+        if embedder.name != model["name"] or int(embedder.dimension) != int(model["dimension"]):
+            raise ModelMismatchError(
+                f"{self.index_dir} was built with {model['name']!r} ({model['dimension']} dimensions); "
+                f"the query encoder is {embedder.name!r} ({embedder.dimension} dimensions)"
+            )
+        self._embedder = embedder
+
+    @property
+    def faiss_index(self) -> Any:
+        """The FAISS index, read on first use."""
+        if self._faiss is None:
+            import faiss
+
+            flat = faiss.read_index(str(self.index_dir / FAISS_FILE))
+            if flat.ntotal != len(self.passages) or flat.d != int(self.manifest["model"]["dimension"]):
+                raise IndexIntegrityError(
+                    f"{self.index_dir}: {FAISS_FILE} holds {flat.ntotal} vectors of dimension {flat.d}, "
+                    f"expected {len(self.passages)} of dimension {self.manifest['model']['dimension']}"
+                )
+            self._faiss = flat
+        return self._faiss
+
+    def vectors(self) -> np.ndarray:
+        """All passage vectors, row i for passage i (float32, L2-normalised)."""
+        return self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """The query's vector, shape (dimension,)."""
+        return np.asarray(self.embedder.encode([query]), dtype=np.float32)[0]
+
+    def document(self, doc_id: str) -> Document:
+        """The document ``doc_id``; KeyError names it when absent."""
+        try:
+            return self.documents[doc_id]
+        except KeyError:
+            raise KeyError(f"no document {doc_id!r} in {self.index_dir}") from None
+
+    def citation(self, index: int) -> Citation:
+        """The citation of passage ``index`` (cached)."""
+        citation = self._citations.get(index)
+        if citation is None:
+            from .citations import cite
+
+            passage = self.passages[index]
+            citation = cite(self.documents[passage.doc_id], passage)
+            self._citations[index] = citation
+        return citation
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The ``k`` passages closest in meaning to ``query``, best first.
+
+        Raises:
+            ValueError: empty query or ``k < 1``.
+
+        Example:
+            >>> open_index().search("ransomware payments", k=5)  # doctest: +SKIP
+        """
+        from .search import search
+
+        return search(self, query, k=k)
+
+    def info(self) -> dict[str, Any]:
+        """What the index holds and how it was built, as a JSON-ready dict."""
+        manifest = self.manifest
+        counts = manifest.get("counts", {})
+        return {
+            "index_dir": str(self.index_dir),
+            "format_version": manifest.get("format_version"),
+            "library_version": manifest.get("library_version"),
+            "built": manifest.get("built"),
+            "build_seconds": manifest.get("build_seconds"),
+            "model": manifest.get("model"),
+            "settings": manifest.get("settings"),
+            "settings_fingerprint": manifest.get("settings_fingerprint"),
+            "documents": len(self.documents),
+            "passages": len(self.passages),
+            "by_doc_type": counts.get("by_doc_type", {}),
+            "skipped": manifest.get("skipped", []),
+        }

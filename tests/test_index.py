@@ -1,0 +1,382 @@
+"""The index folder: round trip, atomic replace, incremental rebuild, manifest checks, no pickle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FailingEmbedder, FakeEmbedder, make_document
+
+from aseancyberdocs import index as index_module
+from aseancyberdocs.errors import (
+    AseanCyberDocsError,
+    EmptyIndexError,
+    IndexIntegrityError,
+    IndexNotFoundError,
+    IndexVersionError,
+    ModelMismatchError,
+)
+from aseancyberdocs.index import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    PASSAGES_FILE,
+    build_index_from_documents,
+    open_index,
+)
+from aseancyberdocs.passages import embedding_text
+from aseancyberdocs.types import Passage
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def _edit_manifest(index_dir: Path, change) -> None:
+    path = index_dir / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+# -- round trip -------------------------------------------------------------------------------
+
+
+def test_round_trip_keeps_documents_passages_and_vectors(built_index, documents, embedder):
+    docs, passages = documents
+    library = open_index(built_index, embedder=embedder)
+
+    assert library.passages == passages
+    assert library.documents == {document.doc_id: document for document in docs}
+    expected = FakeEmbedder().encode([embedding_text(passage) for passage in passages])
+    np.testing.assert_array_equal(library.vectors(), expected)
+    assert library.vectors().dtype == np.float32
+
+
+def test_faiss_results_equal_numpy_brute_force(built_index, embedder):
+    library = open_index(built_index, embedder=embedder)
+    vectors = library.vectors()
+    for query in ["critical infrastructure", "ransom payments", "capacity building developing countries"]:
+        query_vector = embedder.encode([query])[0]
+        scores, indices = library.faiss_index.search(query_vector[None, :], len(vectors))
+        brute = vectors @ query_vector
+        np.testing.assert_allclose(scores[0], brute[indices[0]], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scores[0], np.sort(brute)[::-1], rtol=1e-5, atol=1e-6)
+
+
+def test_manifest_describes_the_build(built_index, documents, embedder):
+    docs, passages = documents
+    manifest = json.loads((built_index / MANIFEST_FILE).read_text())
+
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"] == {"name": "fake-bow", "dimension": 64, "max_tokens": 256}
+    assert manifest["settings"]["max_tokens"] == 256
+    assert len(manifest["settings_fingerprint"]) == 64
+    assert manifest["counts"]["documents"] == len(docs)
+    assert manifest["counts"]["passages"] == manifest["counts"]["vectors"] == len(passages)
+    assert manifest["counts"]["by_doc_type"] == {
+        "joint statement": {"documents": 1, "passages": 3},
+        "resolution": {"documents": 2, "passages": 7},
+    }
+    assert [source["sha256"] for source in manifest["sources"]] == [document.sha256 for document in docs]
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((built_index / name).read_bytes()).hexdigest() == digest
+    assert manifest["built"] and manifest["build_seconds"] >= 0
+
+
+def test_passages_jsonl_line_i_is_vector_i(built_index, embedder):
+    lines = (built_index / PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
+    library = open_index(built_index, embedder=embedder)
+    for line, passage, vector in zip(lines, library.passages, library.vectors()):
+        assert Passage.from_dict(json.loads(line)) == passage
+        np.testing.assert_array_equal(vector, embedder.encode([embedding_text(passage)])[0])
+
+
+def test_context_is_embedded_before_the_text():
+    passage = Passage("p", "d", "para. 1 (a)", "sub-paragraph", "(a) To study norms;", 0, 19, (1, 1), ("1", "1"),
+                      context="1. Decides:")
+    assert embedding_text(passage) == "1. Decides:\n(a) To study norms;"
+    assert embedding_text(Passage("p", "d", "para. 2", "operative", "2. Notes", 0, 8, (1, 1), ("1", "1"))) == "2. Notes"
+
+
+def test_build_report_counts(tmp_path, documents, embedder):
+    docs, passages = documents
+    report = build_index_from_documents(docs, tmp_path / "index", embedder=embedder, passages=passages)
+    assert (report.documents, report.passages, report.embedded, report.reused) == (3, 10, 10, 0)
+    assert report.doc_types == {"joint statement": 1, "resolution": 2}
+    assert report.model == "fake-bow"
+
+
+def test_default_index_dir_comes_from_the_environment(tmp_path, monkeypatch, documents, embedder):
+    docs, passages = documents
+    monkeypatch.setenv("ASEANCYBERDOCS_INDEX", str(tmp_path / "from-env"))
+    build_index_from_documents(docs, embedder=embedder, passages=passages)
+    assert len(open_index(embedder=embedder).passages) == len(passages)
+
+
+def test_identical_texts_are_embedded_once(tmp_path, embedder):
+    first, first_passages = make_document("A/RES/1", ["Shared agreed language.", "Only here."])
+    second, second_passages = make_document("A/RES/2", ["Shared agreed language.", "Only there."])
+    report = build_index_from_documents(
+        [first, second], tmp_path / "index", embedder=embedder, passages=first_passages + second_passages
+    )
+    assert report.embedded == 3
+    assert sorted(embedder.encoded) == ["Only here.", "Only there.", "Shared agreed language."]
+    library = open_index(tmp_path / "index", embedder=embedder)
+    np.testing.assert_array_equal(library.vectors()[0], library.vectors()[2])
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def test_no_documents_is_an_empty_index_error(tmp_path, embedder):
+    with pytest.raises(EmptyIndexError):
+        build_index_from_documents([], tmp_path / "index", embedder=embedder, passages=[])
+
+
+def test_passage_that_does_not_match_its_document_is_refused(tmp_path, documents, embedder):
+    docs, passages = documents
+    bad = Passage(**{**passages[0].to_dict(), "text": "not the document's words", "pages": (1, 1),
+                     "page_labels": ("1", "1")})
+    with pytest.raises(ValueError, match="differs"):
+        build_index_from_documents(docs, tmp_path / "index", embedder=embedder, passages=[bad, *passages[1:]])
+
+
+def test_duplicate_doc_ids_are_refused(tmp_path, documents, embedder):
+    docs, passages = documents
+    with pytest.raises(ValueError, match="duplicate doc_id"):
+        build_index_from_documents([*docs, docs[0]], tmp_path / "index", embedder=embedder, passages=passages)
+
+
+def test_a_folder_that_is_not_an_index_is_never_replaced(tmp_path, documents, embedder):
+    docs, passages = documents
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    with pytest.raises(AseanCyberDocsError, match="refusing to replace"):
+        build_index_from_documents(docs, precious, embedder=embedder, passages=passages)
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+# -- atomic replace --------------------------------------------------------------------------
+
+
+def test_a_failing_build_leaves_the_previous_index_intact(built_index, documents):
+    docs, passages = documents
+    before = _files(built_index)
+    extra, extra_passages = make_document("A/RES/99/1", ["A brand new paragraph about quantum computing."])
+
+    with pytest.raises(RuntimeError, match="midway"):
+        build_index_from_documents(
+            [*docs, extra], built_index, embedder=FailingEmbedder(), passages=passages + extra_passages
+        )
+
+    assert _files(built_index) == before
+    assert len(open_index(built_index, embedder=FakeEmbedder()).passages) == len(passages)
+    assert [path.name for path in built_index.parent.iterdir()] == ["index"]
+
+
+def test_a_crash_while_writing_leaves_the_previous_index_intact(built_index, documents, monkeypatch):
+    docs, passages = documents
+    before = _files(built_index)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index_module, "_swap_in", crash)
+    with pytest.raises(OSError, match="disk full"):
+        build_index_from_documents(docs[:1], built_index, embedder=FakeEmbedder(), passages=passages[:4])
+
+    assert _files(built_index) == before
+    assert [path.name for path in built_index.parent.iterdir()] == ["index"]
+
+
+def test_a_later_build_removes_stale_temporary_folders(built_index, documents, embedder):
+    docs, passages = documents
+    dead_pid = 2**22 + 12345  # above the default pid_max: no such process
+    stale = built_index.parent / f".index.tmp-{dead_pid}-abcd1234"
+    stale.mkdir()
+    (stale / "vectors.faiss").write_bytes(b"half written")
+
+    build_index_from_documents(docs, built_index, embedder=embedder, passages=passages)
+
+    assert not stale.exists()
+    assert [path.name for path in built_index.parent.iterdir()] == ["index"]
+
+
+def test_an_index_left_aside_by_a_crash_is_restored(built_index, documents, embedder):
+    docs, passages = documents
+    aside = built_index.parent / f".index.old-{2**22 + 5}-abcd1234"
+    os.replace(built_index, aside)
+
+    index_module._remove_stale(built_index)
+
+    assert not aside.exists()
+    assert len(open_index(built_index, embedder=embedder).passages) == len(passages)
+
+
+def test_rebuild_replaces_the_index(built_index, documents, embedder):
+    docs, passages = documents
+    build_index_from_documents(docs[:1], built_index, embedder=embedder, passages=passages[:4])
+    library = open_index(built_index, embedder=embedder)
+    assert list(library.documents) == [docs[0].doc_id]
+    assert len(library.passages) == 4
+
+
+# -- incremental rebuild ---------------------------------------------------------------------
+
+
+def test_rebuild_with_nothing_changed_embeds_nothing(built_index, documents):
+    docs, passages = documents
+    embedder = FakeEmbedder()
+    report = build_index_from_documents(docs, built_index, embedder=embedder, passages=passages)
+    assert embedder.calls == 0
+    assert (report.embedded, report.reused) == (0, len(passages))
+
+
+def test_rebuild_after_adding_a_document_embeds_only_its_texts(built_index, documents):
+    docs, passages = documents
+    extra, extra_passages = make_document("A/RES/99/1", ["Quantum computing and encryption.", NEW := "Decides to act."])
+    embedder = FakeEmbedder()
+    report = build_index_from_documents(
+        [*docs, extra], built_index, embedder=embedder, passages=passages + extra_passages
+    )
+    assert sorted(embedder.encoded) == sorted(["Quantum computing and encryption.", NEW])
+    assert (report.embedded, report.reused) == (2, len(passages))
+    library = open_index(built_index, embedder=embedder)
+    np.testing.assert_array_equal(
+        library.vectors(), FakeEmbedder().encode([embedding_text(passage) for passage in library.passages])
+    )
+
+
+def test_changed_passage_text_is_embedded_again(built_index, documents):
+    docs, passages = documents
+    changed, changed_passages = make_document("A/RES/74/28", ["A new first paragraph.", *[p.text for p in passages[8:]]])
+    embedder = FakeEmbedder()
+    build_index_from_documents(
+        [docs[0], docs[1], changed], built_index, embedder=embedder, passages=passages[:7] + changed_passages
+    )
+    assert embedder.encoded == ["A new first paragraph."]
+
+
+def test_cache_is_per_model(built_index, documents):
+    docs, passages = documents
+    other = FakeEmbedder(name="other-model")
+    build_index_from_documents(docs, built_index, embedder=other, passages=passages)
+    assert len(other.encoded) == len(passages)
+    with pytest.raises(ModelMismatchError):
+        open_index(built_index, embedder=FakeEmbedder())
+
+
+def test_a_corrupt_cache_is_ignored_not_fatal(built_index, documents):
+    docs, passages = documents
+    (built_index / "cache-vectors.npy").write_bytes(b"garbage")
+    embedder = FakeEmbedder()
+    build_index_from_documents(docs, built_index, embedder=embedder, passages=passages)
+    assert len(embedder.encoded) == len(passages)
+
+
+# -- errors on load --------------------------------------------------------------------------
+
+
+def test_missing_index_is_index_not_found(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="aseancyberdocs build"):
+        open_index(tmp_path / "nowhere")
+
+
+def test_unknown_format_version(built_index):
+    _edit_manifest(built_index, lambda manifest: manifest.update(format_version=99))
+    with pytest.raises(IndexVersionError, match="99"):
+        open_index(built_index)
+
+
+def test_altered_file_is_an_integrity_error(built_index):
+    path = built_index / PASSAGES_FILE
+    path.write_text(path.read_text().replace("critical", "CRITICAL"))
+    with pytest.raises(IndexIntegrityError, match="passages.jsonl"):
+        open_index(built_index)
+
+
+def test_missing_file_is_an_integrity_error(built_index):
+    (built_index / "vectors.faiss").unlink()
+    with pytest.raises(IndexIntegrityError, match="vectors.faiss is missing"):
+        open_index(built_index)
+
+
+def test_unreadable_manifest_is_an_integrity_error(built_index):
+    (built_index / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(IndexIntegrityError):
+        open_index(built_index)
+
+
+def test_passage_count_mismatch_is_an_integrity_error(built_index):
+    _edit_manifest(built_index, lambda manifest: manifest["counts"].update(vectors=3))
+    with pytest.raises(IndexIntegrityError, match="3 vectors"):
+        open_index(built_index)
+
+
+def test_faiss_vector_count_mismatch_is_an_integrity_error(built_index, embedder):
+    import faiss
+
+    small = faiss.IndexFlatIP(64)
+    small.add(np.eye(64, dtype=np.float32)[:3])
+    faiss.write_index(small, str(built_index / "vectors.faiss"))
+    digest = hashlib.sha256((built_index / "vectors.faiss").read_bytes()).hexdigest()
+    _edit_manifest(built_index, lambda manifest: manifest["files"].update({"vectors.faiss": digest}))
+
+    library = open_index(built_index, embedder=embedder)
+    with pytest.raises(IndexIntegrityError, match="3 vectors"):
+        library.search("critical infrastructure")
+
+
+def test_manifest_naming_a_file_outside_the_index_is_refused(built_index):
+    _edit_manifest(built_index, lambda manifest: manifest["files"].update({"../secret": "0" * 64}))
+    with pytest.raises(IndexIntegrityError, match="outside"):
+        open_index(built_index)
+
+
+def test_query_encoder_of_another_model_is_a_mismatch(built_index):
+    with pytest.raises(ModelMismatchError, match="fake-bow"):
+        open_index(built_index, embedder=FakeEmbedder(name="all-MiniLM-L6-v2", dimension=64))
+    with pytest.raises(ModelMismatchError, match="dimensions"):
+        open_index(built_index, embedder=FakeEmbedder(dimension=32))
+
+
+def test_manifest_model_is_loaded_lazily(built_index, fake_models):
+    library = open_index(built_index)
+    assert library._embedder is None and library._faiss is None
+    library.search("ransomware")
+    assert library.embedder is fake_models["fake-bow"]
+
+
+# -- no pickle -------------------------------------------------------------------------------
+
+
+def test_no_pickle_is_written_or_read(tmp_path, documents, monkeypatch):
+    docs, passages = documents
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "dump", forbidden)
+    monkeypatch.setattr(pickle, "dumps", forbidden)
+    index_dir = tmp_path / "index"
+    build_index_from_documents(docs, index_dir, embedder=FakeEmbedder(), passages=passages)
+    build_index_from_documents(docs, index_dir, embedder=FakeEmbedder(), passages=passages)
+    library = open_index(index_dir, embedder=FakeEmbedder())
+    library.search("critical infrastructure")
+    library.vectors()
+
+    names = [path.name for path in tmp_path.rglob("*")]
+    assert not [name for name in names if name.endswith((".pkl", ".pickle", ".joblib"))]
+    cache = np.load(index_dir / "cache-vectors.npy", allow_pickle=False)
+    assert cache.dtype == np.float32
+    for name in ("passages.jsonl", "documents.jsonl", "cache-keys.jsonl"):
+        for line in (index_dir / name).read_text(encoding="utf-8").splitlines():
+            json.loads(line)

@@ -1,0 +1,126 @@
+"""Dense search: typed, cited, ranked Hits; argument checks; FAISS equals brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import FakeEmbedder
+
+from aseancyberdocs.citations import cite
+from aseancyberdocs.index import open_index
+from aseancyberdocs.passages import embedding_text
+from aseancyberdocs.search import Candidate, check_query, dense_candidates, search, to_hits
+
+HIT_FIELDS = {
+    "rank", "score", "passage_id", "doc_id", "symbol", "title", "date", "doc_type", "label", "pages",
+    "page_labels", "citation", "text", "start", "end", "source",
+}
+
+
+@pytest.fixture
+def library(built_index, embedder):
+    return open_index(built_index, embedder=embedder)
+
+
+def test_hits_are_ranked_cited_and_typed(library):
+    hits = library.search("critical infrastructure malicious ICT acts", k=4)
+
+    assert [hit.rank for hit in hits] == [1, 2, 3, 4]
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+    for hit in hits:
+        document = library.documents[hit.passage.doc_id]
+        assert hit.citation == cite(document, hit.passage)
+        assert hit.doc_type == document.doc_type
+        assert hit.source == document.source
+        assert document.text[hit.passage.start : hit.passage.end] == hit.text
+
+
+def test_scores_are_cosine_similarities(library, embedder):
+    query = "share information on ransom payments"
+    query_vector = embedder.encode([query])[0]
+    for hit in library.search(query, k=10):
+        passage_vector = embedder.encode([embedding_text(hit.passage)])[0]
+        assert hit.score == pytest.approx(float(passage_vector @ query_vector), abs=1e-5)
+
+
+def test_the_passage_quoted_verbatim_comes_first(library):
+    for passage in library.passages:
+        assert library.search(passage.text, k=1)[0].passage == passage
+
+
+def test_dense_candidates_equal_numpy_brute_force(library, embedder):
+    vectors = library.vectors()
+    for query in ["ransomware resilience", "capacity building", "vulnerabilities reporting States"]:
+        query_vector = embedder.encode([query])[0]
+        got = dense_candidates(library, query_vector, 5)
+        scores = vectors @ query_vector
+        # Stable sort on -score: ties keep passage order, as FAISS does.
+        expected = np.argsort(-scores, kind="stable")[:5]
+        np.testing.assert_allclose([c.score for c in got], scores[expected], rtol=1e-5, atol=1e-6)
+        assert {c.index for c in got if c.score > scores[expected[-1]] + 1e-6} <= set(expected.tolist())
+
+
+def test_k_larger_than_the_index_gives_every_passage(library):
+    assert len(library.search("States", k=1000)) == len(library.passages)
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_k_below_one_is_refused(library, k):
+    with pytest.raises(ValueError, match=f"k must be >= 1, got {k}"):
+        library.search("ransomware", k=k)
+
+
+@pytest.mark.parametrize("k", [1.5, "3", True, None])
+def test_k_must_be_an_integer(library, k):
+    with pytest.raises(ValueError, match="k must be an integer"):
+        search(library, "ransomware", k=k)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query_is_refused(library, query):
+    with pytest.raises(ValueError, match="query is empty"):
+        library.search(query)
+
+
+def test_check_query_strips():
+    assert check_query("  norms  ", 3) == "norms"
+
+
+def test_to_hits_ranks_in_the_order_given(library):
+    hits = to_hits(library, [Candidate(5, 0.5), Candidate(0, 0.9)])
+    assert [(hit.rank, hit.passage) for hit in hits] == [(1, library.passages[5]), (2, library.passages[0])]
+    assert hits[0].score == 0.5
+
+
+def test_hit_to_dict_has_the_cli_fields(library):
+    data = library.search("ransomware", k=1)[0].to_dict()
+    assert HIT_FIELDS <= set(data)
+    assert data["citation"] == str(library.search("ransomware", k=1)[0].citation)
+
+
+def test_statement_citation_has_no_symbol(library):
+    hit = library.search("counter ransomware initiative new members", k=1)[0]
+    assert hit.doc_type == "joint statement"
+    assert hit.citation.symbol is None
+    assert "para. 3" in hit.citation.formatted
+
+
+def test_document_lookup(library):
+    assert library.document("A/RES/73/27").symbol == "A/RES/73/27"
+    with pytest.raises(KeyError, match="A/RES/1/1"):
+        library.document("A/RES/1/1")
+
+
+def test_info_counts_per_doc_type(library):
+    info = library.info()
+    assert info["documents"] == 3 and info["passages"] == 10
+    assert info["by_doc_type"]["resolution"] == {"documents": 2, "passages": 7}
+    assert info["model"]["name"] == "fake-bow"
+    assert info["settings"]["max_tokens"] == 256
+    assert info["built"]
+
+
+def test_search_after_reopen_gives_the_same_hits(built_index):
+    first = open_index(built_index, embedder=FakeEmbedder()).search("critical infrastructure", k=5)
+    second = open_index(built_index, embedder=FakeEmbedder()).search("critical infrastructure", k=5)
+    assert [hit.to_dict() for hit in first] == [hit.to_dict() for hit in second]
