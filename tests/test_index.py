@@ -380,3 +380,48 @@ def test_no_pickle_is_written_or_read(tmp_path, documents, monkeypatch):
     for name in ("passages.jsonl", "documents.jsonl", "cache-keys.jsonl"):
         for line in (index_dir / name).read_text(encoding="utf-8").splitlines():
             json.loads(line)
+
+
+# -- build_index from files ------------------------------------------------------------------
+
+STATEMENT = """\
+---
+title: "Leaders' joint statement on cyber resilience"
+date: 2024-01-01
+---
+
+1. We commit to strengthen the resilience of critical infrastructure against ransomware.
+
+2. We will share threat information among national computer emergency response teams.
+"""
+
+
+def test_build_index_skips_unreadable_and_duplicate_files(tmp_path):
+    from aseancyberdocs.index import build_index
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "2024-01-01-cyber-resilience.md").write_text(STATEMENT)
+    (tmp_path / "a" / "scan.pdf").write_bytes(b"%PDF-1.4 no text")
+    stages: list[tuple[str, int, int]] = []
+
+    report = build_index(
+        [tmp_path / "a", tmp_path / "b"], tmp_path / "index", embedder=FakeEmbedder(),
+        progress=lambda *event: stages.append(event),
+    )
+
+    assert (report.documents, report.passages) == (1, 2)
+    reasons = {Path(item.path).parent.name + "/" + Path(item.path).name: item.reason for item in report.skipped}
+    assert set(reasons) == {"a/scan.pdf", "b/2024-01-01-cyber-resilience.md"}
+    assert "duplicate doc_id" in reasons["b/2024-01-01-cyber-resilience.md"]
+    assert ("read", 3, 3) in stages and ("embed", 2, 2) in stages
+    manifest = json.loads((tmp_path / "index" / MANIFEST_FILE).read_text())
+    assert len(manifest["skipped"]) == 2
+
+
+def test_build_index_of_a_folder_with_no_sources(tmp_path):
+    from aseancyberdocs.index import build_index
+
+    (tmp_path / "notes.docx").write_bytes(b"")
+    with pytest.raises(EmptyIndexError, match="no .pdf, .txt or .md file"):
+        build_index([tmp_path], tmp_path / "index", embedder=FakeEmbedder())

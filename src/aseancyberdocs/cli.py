@@ -175,12 +175,15 @@ class _Progress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
+        if stage == "model":
+            print("loading the embedding model...", file=sys.stderr)
+            return
         bar = self.bars.get(stage)
         if bar is None:
             from tqdm import tqdm
 
             label, unit = self._LABELS.get(stage, (stage, "it"))
-            bar = self.bars[stage] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=False)
+            bar = self.bars[stage] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr)
         bar.update(done - bar.n)
 
     def close(self) -> None:

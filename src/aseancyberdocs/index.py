@@ -66,7 +66,7 @@ EMBED_TEXT_RULE = "context + '\\n' + text (text alone when context is empty)"  #
 _ENCODE_BATCH = 256
 
 Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``; stage is "read" (loading sources) or "embed"."""
+"""``progress(stage, done, total)``; stage is "model" (loading it), "read" (sources) or "embed"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +152,8 @@ def build_index(
     if embedder is None:
         from .embedding import load_embedder
 
+        if progress is not None:
+            progress("model", 0, 1)
         embedder = load_embedder(model)
 
     documents: list[Document] = []
