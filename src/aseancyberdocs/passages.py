@@ -20,7 +20,8 @@ from .types import Document, Passage
 DEFAULT_MAX_TOKENS = 256
 # [CLS] and [SEP] take two of the model's positions.
 _SPECIAL_TOKENS = 2
-_SEPARATORS = [r"(?<=[.;:!?])\s+", r"(?<=,)\s+", r"\s+"]
+# Sentence ends first, then clauses, then words; each separator stays with the text before it.
+_SEPARATORS = [". ", "; ", ": ", ", ", " "]
 
 TokenCounter = Callable[[str], int]
 
@@ -92,8 +93,8 @@ def _split(text: str, paragraph: Paragraph, max_tokens: int, count: TokenCounter
 
     splitter = RecursiveCharacterTextSplitter(
         separators=_SEPARATORS,
-        is_separator_regex=True,
-        keep_separator=False,
+        is_separator_regex=False,
+        keep_separator="end",
         chunk_size=budget,
         chunk_overlap=0,
         length_function=count,

@@ -89,6 +89,11 @@ class _Labeller:
         self.last_letter: str | None = None
         self.unnumbered_in_article = 0
         self.annex_count = 0
+        self.inner_parent: str | None = None  # "para. 7" while a list numbered 1, 2, 3 runs inside it
+        self.inner_parent_text = ""
+        self.outer_number = 0
+        self.in_treaty = False  # the current annex has articles
+        self.nested = False  # an annex of the annex (a treaty's own annex): articles are context only
 
     def base(self) -> str:
         if self.article is not None:
@@ -97,8 +102,6 @@ class _Labeller:
 
 
 def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Paragraph]:
-    annex_names = [text[start:end] for kind, start, end in blocks if kind == "heading" and _ANNEX.match(text[start:end])]
-    numbered_annexes = len(annex_names) > 1 or any(_ANNEX.match(name).group(2) for name in annex_names)  # type: ignore[union-attr]
     state = _Labeller()
     result: list[Paragraph] = []
     for kind, start, end in blocks:
@@ -113,7 +116,7 @@ def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Pa
                 state.preamble_count = 0
             continue
         if kind == "heading":
-            _enter_heading(state, body, numbered_annexes)
+            _enter_heading(state, body)
             continue
         paragraph = _label_un_paragraph(state, body, start, end)
         if paragraph is not None:
@@ -121,13 +124,21 @@ def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Pa
     return result
 
 
-def _enter_heading(state: _Labeller, body: str, numbered_annexes: bool) -> None:
+def _enter_heading(state: _Labeller, body: str) -> None:
     annex = _ANNEX.match(body)
     if annex:
         state.annex_count += 1
         name = annex.group(1).lower()
-        numeral = annex.group(2) or (str(state.annex_count) if numbered_annexes and name == "annex" else None)
-        state.prefix = f"{name} {numeral}, " if numeral else f"{name}, "
+        numeral = annex.group(2)
+        if state.in_treaty and not numeral:
+            # The annex of a treaty that is itself annexed (the interpretative notes of the
+            # Convention against Cybercrime): "annex, annex, para. 4".
+            state.prefix = f"{state.prefix.split(', art.')[0]}{name}, "
+            state.nested = True
+        else:
+            state.prefix = f"{name} {numeral}, " if numeral else f"{name}, "
+            state.nested = False
+        state.in_treaty = False
         state.article = None
         state.heading = _shorten(body[annex.end() :].strip())
         state.in_preamble = False
@@ -139,7 +150,11 @@ def _enter_heading(state: _Labeller, body: str, numbered_annexes: bool) -> None:
         state.preamble_count = 0
         return
     article = _ARTICLE.match(body)
+    if article and state.nested:
+        state.heading = _shorten(body)
+        return
     if article:
+        state.in_treaty = True
         state.article = article.group(1)
         state.heading = _shorten(body)
         state.in_preamble = False
@@ -164,6 +179,7 @@ def _label_un_paragraph(state: _Labeller, body: str, start: int, end: int) -> Pa
         state.in_preamble = False
         state.paragraph_label = None
         state.letter_label = None
+        state.last_letter = None
         state.heading = _shorten(body)
         return Paragraph(f"{state.prefix}action {action.group(1)}", "action", start, end)
     if numbered:
@@ -172,6 +188,18 @@ def _label_un_paragraph(state: _Labeller, body: str, start: int, end: int) -> Pa
         if sub:
             label = f"{base}{joiner}para. {number}.{sub}"
             return Paragraph(label, "subparagraph", start, end, _context(state.heading, state.paragraph_text))
+        value = int(number)
+        if state.inner_parent is not None and value == state.outer_number + 1:
+            state.inner_parent = None
+        elif value == 1 and state.paragraph_label and state.paragraph_text.rstrip().endswith(":") and state.article is None:
+            # A list numbered from 1 inside a paragraph ("7. ... the following objectives: 1. ...").
+            state.inner_parent = state.paragraph_label
+            state.inner_parent_text = state.paragraph_text
+            state.outer_number = int(state.paragraph_label.rsplit(" ", 1)[-1])
+        if state.inner_parent is not None:
+            label = f"{state.inner_parent} ({number})"
+            state.letter_label = None
+            return Paragraph(label, "subparagraph", start, end, _context(state.heading, state.inner_parent_text))
         label = f"{base}{joiner}para. {number}"
         state.paragraph_label = label
         state.paragraph_text = body

@@ -140,7 +140,7 @@ def _read_pdf(path: Path) -> dict[str, Any]:
     infos, texts = read_pdf_pages(path)
     pages = [text.split("\n") for text in texts]
     if un.looks_like_un_document(texts[0]):
-        front = " ".join(texts[0][:4000].split())
+        front = un.front_text(texts[0].split("\n"))
         cleaned = [un.strip_pdf_page(lines, index, front) for index, lines in enumerate(pages)]
         return _un_fields(path, infos, cleaned, indent_starts=True)
     blocks = _generic_pdf_blocks(pages)

@@ -15,6 +15,9 @@ _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1", re.S)
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 _HEADING = re.compile(r"^#{1,6}\s+")
+_COMMENT = re.compile(r"<!--.*?-->")
+_EMPTY_EMPHASIS = re.compile(r"(\*\*|__){2,}")
+_LONE_BULLET = re.compile(r"^\s*[*+-]\s*$")
 
 
 def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
@@ -35,11 +38,16 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
 
 def strip_markup(line: str) -> str:
     """Inline Markdown and HTML markup removed, the words kept."""
+    if _LONE_BULLET.match(line):
+        return ""
+    line = _COMMENT.sub("", line)
+    line = _EMPTY_EMPHASIS.sub("", line)
     line = _HEADING.sub("", line)
     line = _TAGS.sub("", line)
     line = _LINK.sub(r"\1", line)
     line = _EMPHASIS.sub(r"\2", line)
     line = _ESCAPE.sub(r"\1", line)
+    line = line.replace("**", "")
     return line.replace("\u00a0", " ")
 
 

@@ -36,13 +36,17 @@ LEAD = re.compile(
 )
 CLOSING = re.compile(r"^\s*\d+(?:st|nd|rd|th)\s+(?:\(resumed\)\s+)?plenary meeting\s*$", re.I)
 HEADING_START = re.compile(
-    r"^\s*(?:Annex(?:\s+[IVX]+)?|Chapter\s+[IVXLC]+|Article\s+\d+|Preamble|Appendix(?:\s+[IVX]+)?)\s*$"
+    r"^\s*(?:Annex(?:\s+[IVX]+)?|Chapter\s+[IVXLC]+|Article\s+\d+\.?|Preamble|Appendix(?:\s+[IVX]+)?)\s*$"
 )
 SECTION = re.compile(r"^\s*(?:[IVX]{1,5}|[A-H])\.\s+[A-Z]")
 NUMBERED = re.compile(r"^\s*(\d{1,3})\.(?:(\d{1,2})\.)?(?:\s+|$)")
 LETTERED = re.compile(r"^\s*\(([a-z]{1,2}|[ivxl]{1,6})\)(?:\s|$)")
 ACTION = re.compile(r"^\s*Action\s+(\d{1,3})\.\s")
-_ENDS_PARAGRAPH = re.compile(r"(?:[,;:.!?]|\band|\bor)[\"”’)\d]*\s*$")
+# A paragraph ends with , ; : . ! or ?, perhaps followed by a closing quote and a footnote mark.
+_ENDS_PARAGRAPH = re.compile(r"[,;:.!?][\"”’)]*(?:\s?\d{1,3})?\s*$")
+# Items of a list may end "...; and" or "...; or" before the next item.
+_ENDS_ITEM = re.compile(r"(?:[,;:.!?]|;\s+and|;\s+or|,\s+and|,\s+or)[\"”’)]*(?:\s?\d{1,3})?\s*$")
+_ISOLATED_HEADING = re.compile(r"^\s*[A-Z“\"][^\n]{0,148}[^,;:.!?\s]\s*$")
 
 _DATE = re.compile(r"\b(\d{1,2})\s+(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{4})\b")
 _ADOPTED = re.compile(r"Resolution adopted by the General Assembly\s+on\s+" + _DATE.pattern)
@@ -60,6 +64,16 @@ class FrontMatter:
     date: str | None
     body: str | None
     doc_type: str | None
+
+
+def front_text(lines: Sequence[str]) -> str:
+    """The front page's text before "The General Assembly," on one line: where running heads come from."""
+    kept = []
+    for line in lines[:120]:
+        if LEAD.match(line):
+            break
+        kept.append(line)
+    return " ".join(" ".join(kept).split())
 
 
 def looks_like_un_document(first_page_text: str) -> bool:
@@ -115,7 +129,7 @@ def split_text_pages(lines: list[str]) -> list[tuple[str, list[str]]]:
     "N/M". The running head around it (symbol, title lines, job number) is removed, and so are
     the footnotes that end the previous page. Returns ``(page label, lines)`` pairs.
     """
-    front = " ".join(" ".join(lines[:60]).split())
+    front = front_text(lines)
     counters: list[int] = []
     expected = 2
     for index, line in enumerate(lines):
@@ -164,6 +178,7 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
     in_annex_title = False
     last_number = 0
     last_sub = 0
+    outer_number = 0  # the numbering a list restarted at 1 inside a paragraph will return to
 
     def start(kind: str, line: Line) -> Block:
         block = Block(kind, [line])
@@ -171,11 +186,12 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
         return block
 
     pending_number: Line | None = None
+    isolated = [_isolated_lines(page_lines) for page_lines in pages]
     for page_index, page_lines in enumerate(pages):
         # A page break ends a line like a blank line does; whether it ends the paragraph is
         # still decided by the punctuation before it and the first word after it.
         previous_blank = True
-        for raw in page_lines:
+        for line_index, raw in enumerate(page_lines):
             text = raw.rstrip()
             line = Line(page_index, text)
             if not text.strip():
@@ -200,7 +216,10 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
                 previous_blank = False
                 continue
 
-            ended = current is None or current.kind != "paragraph" or _ENDS_PARAGRAPH.search(current_text(current)) is not None
+            last = current_text(current) if current is not None else ""
+            finished = current is None or current.kind != "paragraph"
+            ended = finished or _ENDS_PARAGRAPH.search(last) is not None
+            item_ended = finished or _ENDS_ITEM.search(last) is not None
             numbered = NUMBERED.match(text)
             if LEAD.match(text):
                 current = start("lead", line)
@@ -213,18 +232,25 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
                 heading_open = True
                 in_annex_title = text.strip().startswith(("Annex", "Appendix"))
                 if text.strip().startswith(("Annex", "Article", "Appendix")):
-                    last_number = last_sub = 0
+                    last_number = last_sub = outer_number = 0
             elif heading_open and current is not None and current.kind == "heading" and not (
                 numbered or LETTERED.match(text) or ACTION.match(text)
             ):
                 current.lines.append(line)
             elif current is not None and current.kind == "closing" and _DATE.search(text) and len(current.lines) == 1:
                 current.lines.append(line)
-            elif numbered and ended and _plausible_number(numbered, last_number, last_sub):
+            elif numbered and ended and (
+                _plausible_number(numbered, last_number, last_sub)
+                or (not numbered.group(2) and int(numbered.group(1)) == outer_number + 1)
+            ):
                 number, sub = int(numbered.group(1)), numbered.group(2)
                 if sub:
                     last_sub = int(sub)
                 else:
+                    if number == 1 and last_number > 1:
+                        outer_number = last_number
+                    elif number == outer_number + 1:
+                        outer_number = 0
                     last_number, last_sub = number, 0
                 heading_open = in_annex_title = False
                 if not text[numbered.end() :].strip():
@@ -235,7 +261,7 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
             elif ACTION.match(text) and ended:
                 current = start("paragraph", line)
                 heading_open = in_annex_title = False
-            elif (lettered := LETTERED.match(text)) and ended:
+            elif (lettered := LETTERED.match(text)) and item_ended:
                 heading_open = in_annex_title = False
                 if not text[lettered.end() :].strip():
                     pending_number = line
@@ -245,6 +271,11 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
             elif SECTION.match(text) and ended and previous_blank:
                 current = start("heading", line)
                 heading_open = True
+            elif line_index in isolated[page_index] and ended and not numbered:
+                # A short line standing alone between blank lines, with no closing punctuation:
+                # a title or sub-heading ("The Pact for the Future", "Articles 23 and 35, ...").
+                current = start("heading", line)
+                heading_open = False
             elif ended and _starts_sentence(text) and (previous_blank or (indent_starts and text[:1].isspace())):
                 current = start("paragraph", line)
                 heading_open = in_annex_title = False
@@ -256,6 +287,17 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
     if pending_number is not None:
         blocks.append(Block("paragraph", [pending_number]))
     return [block for block in blocks if block.lines]
+
+
+def _isolated_lines(lines: Sequence[str]) -> set[int]:
+    """Indexes of lines with a blank line (not a page edge) on both sides that look like headings."""
+    found = set()
+    for index in range(1, len(lines) - 1):
+        if lines[index - 1].strip() or lines[index + 1].strip():
+            continue
+        if _ISOLATED_HEADING.match(lines[index]) and not LETTERED.match(lines[index]):
+            found.add(index)
+    return found
 
 
 def current_text(block: Block) -> str:
