@@ -425,3 +425,64 @@ def test_build_index_of_a_folder_with_no_sources(tmp_path):
     (tmp_path / "notes.docx").write_bytes(b"")
     with pytest.raises(EmptyIndexError, match="no .pdf, .txt or .md file"):
         build_index([tmp_path], tmp_path / "index", embedder=FakeEmbedder())
+
+
+def _counting_loader(monkeypatch) -> list[str]:
+    from aseancyberdocs import sources
+
+    real = sources.load_document
+    calls: list[str] = []
+
+    def load(path, catalog=None):
+        calls.append(Path(path).name)
+        return real(path, catalog=catalog)
+
+    monkeypatch.setattr(sources, "load_document", load)
+    return calls
+
+
+def test_rebuild_reads_only_changed_files(tmp_path, monkeypatch):
+    from aseancyberdocs.index import build_index
+
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    (folder / "2024-01-01-first.md").write_text(STATEMENT)
+    (folder / "2024-02-02-second.md").write_text(STATEMENT.replace("ransomware", "phishing"))
+    build_index([folder], tmp_path / "index", embedder=FakeEmbedder())
+    before = open_index(tmp_path / "index", embedder=FakeEmbedder())
+    calls = _counting_loader(monkeypatch)
+
+    unchanged = build_index([folder], tmp_path / "index", embedder=FakeEmbedder())
+    assert calls == [] and unchanged.documents_reused == 2 and unchanged.embedded == 0
+    after = open_index(tmp_path / "index", embedder=FakeEmbedder())
+    assert after.passages == before.passages and after.documents == before.documents
+
+    (folder / "2024-02-02-second.md").write_text(STATEMENT.replace("ransomware", "deepfakes"))
+    changed = build_index([folder], tmp_path / "index", embedder=FakeEmbedder())
+    assert calls == ["2024-02-02-second.md"] and changed.documents_reused == 1
+    assert "deepfakes" in open_index(tmp_path / "index", embedder=FakeEmbedder()).documents["2024-02-02-second"].text
+
+
+def test_other_passage_settings_read_every_file_again(tmp_path, monkeypatch):
+    from aseancyberdocs.index import build_index
+
+    (tmp_path / "2024-01-01-first.md").write_text(STATEMENT)
+    build_index([tmp_path / "2024-01-01-first.md"], tmp_path / "index", embedder=FakeEmbedder())
+    calls = _counting_loader(monkeypatch)
+
+    report = build_index([tmp_path / "2024-01-01-first.md"], tmp_path / "index", embedder=FakeEmbedder(), max_tokens=64)
+    assert calls == ["2024-01-01-first.md"] and report.documents_reused == 0
+    build_index([tmp_path / "2024-01-01-first.md"], tmp_path / "index", embedder=FakeEmbedder("other-model"))
+    assert len(calls) == 2
+
+
+def test_reused_documents_take_the_source_path_given_now(tmp_path, monkeypatch):
+    from aseancyberdocs.index import build_index
+
+    (tmp_path / "2024-01-01-first.md").write_text(STATEMENT)
+    build_index([tmp_path / "2024-01-01-first.md"], tmp_path / "index", embedder=FakeEmbedder())
+    monkeypatch.chdir(tmp_path)
+    report = build_index(["2024-01-01-first.md"], tmp_path / "index", embedder=FakeEmbedder())
+    assert report.documents_reused == 1
+    library = open_index(tmp_path / "index", embedder=FakeEmbedder())
+    assert library.documents["2024-01-01-first"].source == "2024-01-01-first.md"

@@ -215,6 +215,8 @@ def run_build(args: argparse.Namespace) -> int:
         file=out,
     )
     print(f"model {report.model}: embedded {report.embedded} new texts, reused {report.reused}", file=out)
+    if report.documents_reused:
+        print(f"reused {report.documents_reused} unchanged documents from the previous build", file=out)
     for doc_type, count in report.doc_types.items():
         print(f"  {doc_type:<22} {count:>5} documents", file=out)
     if report.skipped:

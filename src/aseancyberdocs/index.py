@@ -24,7 +24,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,7 @@ class BuildReport:
     seconds: float
     skipped: tuple[SkippedFile, ...] = ()
     doc_types: dict[str, int] = field(default_factory=dict)
+    documents_reused: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,12 +157,22 @@ def build_index(
             progress("model", 0, 1)
         embedder = load_embedder(model)
 
+    max_tokens = int(max_tokens or embedder.max_tokens)
+    fingerprint = _parser_fingerprint(embedder.name, max_tokens)
+    # A custom catalog may change any document's metadata: read every file again then.
+    reusable = _reusable_documents(index_path, fingerprint) if catalog is None else {}
+    reused: dict[str, list[Passage]] = {}
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, str] = {}
     for done, path in enumerate(files, start=1):
+        previous = reusable.get(_source_key(path))
         try:
-            document = load_document(path, catalog=catalog)
+            if previous is not None and previous[0].sha256 == _sha256_file(Path(path)):
+                document = replace(previous[0], source=str(path))
+            else:
+                previous = None
+                document = load_document(path, catalog=catalog)
         except DocumentError as exc:
             logger.warning("skipped %s: %s", exc.path, exc.reason)
             skipped.append(SkippedFile(exc.path, exc.reason))
@@ -173,17 +184,33 @@ def build_index(
             else:
                 seen[document.doc_id] = str(path)
                 documents.append(document)
+                if previous is not None:
+                    reused[document.doc_id] = previous[1]
         if progress is not None:
             progress("read", done, len(files))
 
+    from .passages import make_passages
+
+    passages = [
+        passage
+        for document in documents
+        for passage in (
+            reused[document.doc_id]
+            if document.doc_id in reused
+            else make_passages(document, max_tokens=max_tokens, count_tokens=embedder.count_tokens)
+        )
+    ]
     return build_index_from_documents(
         documents,
         index_path,
         embedder=embedder,
+        passages=passages,
         max_tokens=max_tokens,
         skipped=skipped,
         progress=progress,
         _started=started,
+        _parser_fingerprint=fingerprint,
+        _documents_reused=len(reused),
     )
 
 
@@ -197,6 +224,8 @@ def build_index_from_documents(
     skipped: Iterable[SkippedFile] = (),
     progress: Progress | None = None,
     _started: float | None = None,
+    _parser_fingerprint: str | None = None,
+    _documents_reused: int = 0,
 ) -> BuildReport:
     """Write an index of ``documents`` to ``index_dir``, splitting them into passages unless given.
 
@@ -260,6 +289,7 @@ def build_index_from_documents(
         documents=documents,
         passages=passages,
         skipped=skipped,
+        parser_fingerprint=_parser_fingerprint,
     )
     _write_index(
         index_path,
@@ -284,6 +314,7 @@ def build_index_from_documents(
         seconds=seconds,
         skipped=skipped,
         doc_types=dict(sorted(Counter(document.doc_type for document in documents).items())),
+        documents_reused=_documents_reused,
     )
 
 
@@ -358,6 +389,48 @@ def _read_cache(index_path: Path, embedder: Embedder) -> dict[str, np.ndarray]:
     }
 
 
+def _parser_fingerprint(model: str, max_tokens: int) -> str:
+    """sha256 of the code and data that turn a file into passages, and of the passage settings.
+
+    Any change to a reader, the labelling, the passage splitting or the bundled catalog changes
+    it, so a rebuild never reuses documents read by other code.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(json.dumps([__version__, model, max_tokens]).encode("utf-8"))
+    files = [
+        *package.glob("sources/*.py"),
+        *(package / name for name in ("structure.py", "passages.py", "catalog.py", "types.py")),
+        *package.glob("data/*"),
+    ]
+    for path in sorted(path for path in files if path.is_file()):
+        digest.update(path.relative_to(package).as_posix().encode("utf-8"))
+        digest.update(_sha256_file(path).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _source_key(path: str | Path) -> str:
+    return str(Path(path).resolve())
+
+
+def _reusable_documents(index_path: Path, fingerprint: str) -> dict[str, tuple[Document, list[Passage]]]:
+    """The previous index's documents and passages by source path, if read by the same code."""
+    try:
+        library = open_index(index_path)
+    except AseanCyberDocsError:
+        return {}
+    if library.manifest.get("parser_fingerprint") != fingerprint:
+        return {}
+    by_doc: dict[str, list[Passage]] = {}
+    for passage in library.passages:
+        by_doc.setdefault(passage.doc_id, []).append(passage)
+    reusable = {}
+    for source in library.manifest.get("sources", []):
+        document = library.documents.get(source.get("doc_id"))
+        if document is not None and source.get("path"):
+            reusable[source["path"]] = (document, by_doc.get(document.doc_id, []))
+    return reusable
+
+
 def _manifest(
     *,
     embedder: Embedder,
@@ -365,6 +438,7 @@ def _manifest(
     documents: Sequence[Document],
     passages: Sequence[Passage],
     skipped: Sequence[SkippedFile],
+    parser_fingerprint: str | None = None,
 ) -> dict[str, Any]:
     settings = {
         "format_version": FORMAT_VERSION,
@@ -395,9 +469,16 @@ def _manifest(
             "by_doc_type": dict(sorted(by_type.items())),
         },
         "sources": [
-            {"doc_id": document.doc_id, "source": document.source, "sha256": document.sha256}
+            {
+                "doc_id": document.doc_id,
+                "source": document.source,
+                "path": _source_key(document.source),
+                "sha256": document.sha256,
+            }
             for document in documents
         ],
+        # Set by build_index: documents of unchanged files are reused while it stays the same.
+        "parser_fingerprint": parser_fingerprint,
         "skipped": [asdict(item) for item in skipped],
     }
 
