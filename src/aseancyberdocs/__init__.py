@@ -30,6 +30,7 @@ from .errors import (  # noqa: E402
     IndexVersionError,
     ModelLoadError,
     ModelMismatchError,
+    QuoteVerificationError,
 )
 from .index import (  # noqa: E402
     BuildReport,
@@ -39,13 +40,16 @@ from .index import (  # noqa: E402
     build_index_from_documents,
     open_index,
 )
-from .types import Citation, Document, Hit, Page, Passage  # noqa: E402
+from .types import Answer, AnswerCitation, Citation, DiffOp, Document, Hit, Page, Passage, Precedent  # noqa: E402
 
 __all__ = [
+    "Answer",
+    "AnswerCitation",
     "AseanCyberDocsError",
     "BuildReport",
     "CatalogError",
     "Citation",
+    "DiffOp",
     "Document",
     "DocumentError",
     "DocumentParseError",
@@ -60,6 +64,8 @@ __all__ = [
     "ModelMismatchError",
     "Page",
     "Passage",
+    "Precedent",
+    "QuoteVerificationError",
     "SkippedFile",
     "__version__",
     "build_index",

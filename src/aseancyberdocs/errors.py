@@ -50,3 +50,7 @@ class ModelLoadError(AseanCyberDocsError):
 
 class EmptyIndexError(AseanCyberDocsError):
     """A build found no document to index."""
+
+
+class QuoteVerificationError(AseanCyberDocsError):
+    """A quoted sentence differs from the document text at its offsets: the answer is not returned."""

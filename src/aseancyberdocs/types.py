@@ -174,3 +174,107 @@ class Hit:
                 for other in self.also_in
             ]
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCitation:
+    """One numbered source of an answer: the quoted sentence, where it stands and its citation.
+
+    Invariant (checked before an Answer is returned): ``document.text[start:end] == quote``.
+    """
+
+    n: int
+    citation: str
+    doc_id: str
+    symbol: str | None
+    title: str
+    date: str | None
+    label: str
+    pages: tuple[int, int]
+    quote: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pages"] = list(self.pages)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A cited answer to a question: ``text`` carries [n] markers into ``citations``.
+
+    ``answered`` is False when nothing retrieved was relevant enough; ``text`` then says so and
+    ``citations`` is empty.
+    """
+
+    question: str
+    answered: bool
+    text: str
+    citations: tuple[AnswerCitation, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form printed by ``aseancyberdocs ask --json``."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.text,
+            "citations": [citation.to_dict() for citation in self.citations],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DiffOp:
+    """One difference between a query and a passage, word level: "insert", "delete" or "replace".
+
+    ``query`` holds the query's words of the change (empty for an insert), ``passage`` the
+    passage's (empty for a delete).
+    """
+
+    op: str
+    query: str
+    passage: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Precedent:
+    """One occurrence of a piece of language: the passage, how much of the query it shares, the changes.
+
+    ``shared`` is the fraction of the query's words lying in word sequences the passage also has;
+    ``first`` marks the earliest occurrence; ``diff`` lists what the passage added, dropped or
+    changed against the query (equal stretches left out).
+    """
+
+    passage: Passage
+    citation: Citation
+    source: str
+    shared: float
+    first: bool
+    diff: tuple[DiffOp, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.passage.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat JSON form printed by ``aseancyberdocs precedents --json``."""
+        citation = self.citation
+        return {
+            "doc_id": citation.doc_id,
+            "symbol": citation.symbol,
+            "title": citation.title,
+            "date": citation.date,
+            "label": citation.label,
+            "pages": list(citation.pages),
+            "citation": citation.formatted,
+            "source": self.source,
+            "passage_id": self.passage.passage_id,
+            "text": self.passage.text,
+            "shared": round(float(self.shared), 4),
+            "first": self.first,
+            "diff": [op.to_dict() for op in self.diff],
+        }

@@ -1,0 +1,162 @@
+"""ask(): sentence splitting, scoring, quote verification, generators and output forms (fake embedder)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from conftest import FakeEmbedder
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aseancyberdocs import Answer, QuoteVerificationError, open_index
+from aseancyberdocs.answer import ask, evaluate, evidence_list, split_sentences, to_markdown
+from aseancyberdocs.cli import main
+
+
+def loose(library, question, **options):
+    """ask() with no relevance floor: fake-embedder cosines are lower than the real model's."""
+    return ask(library, question, threshold=0.0, **options)
+
+
+@pytest.fixture
+def library(built_index):
+    return open_index(built_index, embedder=FakeEmbedder())
+
+
+def test_split_sentences_keeps_offsets_and_drops_paragraph_numbers():
+    text = "1.3. States should not knowingly allow it. States must not use proxies, e.g. hackers. Art. 5 applies."
+    sentences = split_sentences(text, offset=100)
+    assert [s.text for s in sentences] == [
+        "States should not knowingly allow it.",
+        "States must not use proxies, e.g. hackers.",
+        "Art. 5 applies.",
+    ]
+    for sentence in sentences:
+        assert text[sentence.start - 100 : sentence.end - 100] == sentence.text
+
+
+def test_split_sentences_cuts_long_sentences_at_semicolons():
+    text = "; ".join(["States should cooperate on the matter of " + "x" * 150] * 4) + "."
+    sentences = split_sentences(text)
+    assert len(sentences) == 4
+    assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+@given(st.text(alphabet=st.sampled_from("ab .;,()1\n\u201cA"), max_size=300))
+def test_split_sentences_quotes_are_always_found_at_their_offsets(text):
+    previous_end = 0
+    for sentence in split_sentences(text):
+        assert sentence.text and sentence.text == sentence.text.strip()
+        assert text[sentence.start : sentence.end] == sentence.text
+        assert sentence.start >= previous_end
+        previous_end = sentence.end
+
+
+def test_answer_quotes_sources_with_markers(library):
+    answer = loose(library, "States should not damage critical infrastructure with ICT activity", k=3)
+    assert answer.answered and answer.citations
+    assert answer.citations[0].doc_id == "A/RES/73/27"
+    for citation in answer.citations:
+        assert f"{citation.quote} [{citation.n}]" in answer.text
+        assert library.documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
+    # Nothing in the text but quotes and markers.
+    rebuilt = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
+    assert answer.text == rebuilt
+
+
+def test_limits_on_sentences_and_length(library):
+    answer = ask(library, "States should ICT", k=10, max_sentences=2, threshold=0.0)
+    assert 1 <= len(answer.citations) <= 2
+    one = ask(library, "States should ICT", k=10, max_chars=1, threshold=0.0)
+    assert len(one.citations) == 1  # the best sentence is always kept
+
+
+def test_no_answer_below_threshold(library):
+    answer = ask(library, "chocolate cake recipe", threshold=0.99)
+    assert answer == Answer(answer.question, False, answer.text)
+    assert not answer.citations and "No passage" in answer.text
+
+
+def test_tampered_document_text_raises(library):
+    answer = loose(library, "critical infrastructure", k=2)
+    cited = answer.citations[0]
+    document = library.documents[cited.doc_id]
+    # Same length, different words: only comparing the text itself can catch it.
+    forged = document.text[: cited.start] + cited.quote.replace("critical", "CRITICAL") + document.text[cited.end :]
+    library.documents[cited.doc_id] = dataclasses.replace(document, text=forged)
+    with pytest.raises(QuoteVerificationError, match=r"\[1\]"):
+        loose(library, "critical infrastructure", k=2)
+
+
+def test_generator_gets_numbered_evidence_and_keeps_citations(library):
+    seen = {}
+
+    def generator(question, evidence):
+        seen["evidence"] = evidence
+        return "Yes: States should not damage critical infrastructure [1]."
+
+    plain = loose(library, "critical infrastructure", k=3)
+    written = loose(library, "critical infrastructure", k=3, generator=generator)
+    assert written.text == "Yes: States should not damage critical infrastructure [1]."
+    assert written.citations == plain.citations
+    assert seen["evidence"] == evidence_list(plain.citations)
+    assert seen["evidence"][0].startswith("[1] ")
+
+
+@pytest.mark.parametrize("reply", ["See [9].", "See [1, 9].", "See [0]."])
+def test_generator_marker_without_evidence_is_rejected(library, reply):
+    with pytest.raises(ValueError, match=r"\[(9|1, 9|0)\]"):
+        loose(library, "critical infrastructure", k=3, generator=lambda question, evidence: reply)
+
+
+def test_bad_arguments(library):
+    with pytest.raises(ValueError, match="empty"):
+        library.ask("  ")
+    with pytest.raises(ValueError, match="k must be"):
+        library.ask("ransomware", k=0)
+
+
+def test_markdown_lists_sources_with_blockquotes(library):
+    answer = loose(library, "ransomware payments", k=3)
+    markdown = to_markdown(answer)
+    assert answer.text in markdown
+    first = answer.citations[0]
+    assert f"1. {first.citation}. *{first.title}*" in markdown
+    assert f"   > {first.quote}" in markdown
+
+
+def test_to_dict_fields(library):
+    data = loose(library, "ransomware payments", k=3).to_dict()
+    assert list(data) == ["question", "answered", "answer", "citations"]
+    assert list(data["citations"][0]) == [
+        "n", "citation", "doc_id", "symbol", "title", "date", "label", "pages", "quote", "start", "end",
+    ]
+    json.dumps(data)
+
+
+def test_evaluate_counts_rates(library):
+    records = [
+        {"qid": "a", "question": "critical infrastructure ICT", "expected": [{"doc_id": "A/RES/73/27", "label": "para. 1"}]},
+        {"qid": "b", "question": "zebra", "expected": []},
+    ]
+    report = evaluate(library, records, threshold=0.3)
+    assert report["answerable"] == 1 and report["unanswerable"] == 1
+    assert report["cites_expected_rate"] == 1.0
+    assert report["false_answer_rate"] == 0.0
+    assert report["answered_correctly_rate"] == 1.0
+
+
+def test_cli_ask_json_and_markdown(built_index, fake_models, capsys):
+    assert main(["ask", "ransomware payments", "--index", str(built_index), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["question"] == "ransomware payments" and "citations" in data
+    assert main(["ask", "ransomware payments", "--index", str(built_index), "--markdown"]) == 0
+    assert capsys.readouterr().out.startswith("**Q:** ransomware payments")
+
+
+def test_cli_ask_needs_a_question(built_index, fake_models):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ask", "--index", str(built_index)])
+    assert exit_info.value.code == 2
