@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="one JSON object per hit and line")
     search.set_defaults(run=run_search, parser=search)
 
+    add_answer_commands(commands, index_help)
+
     info = commands.add_parser(
         "info",
         help="describe an index",
@@ -324,6 +326,226 @@ def run_info(args: argparse.Namespace) -> int:
         for item in skipped:
             print(f"  {item['path']}: {item['reason']}")
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# ask and precedents
+
+_ASK_EXAMPLE = """\
+The answer quotes retrieved sentences word for word, each followed by [n]; every quote is checked
+against the document text before it is printed. A question nothing in the index answers gets
+"no answer" (exit 0).
+
+evaluation file (for --eval): JSONL of {"qid", "question", "expected": [{"doc_id", "label"}]};
+"expected": [] marks a question the corpus cannot answer.
+
+example:
+  aseancyberdocs ask "Which norm protects critical infrastructure from ICT attacks?" --markdown
+  aseancyberdocs ask --eval evaluation/ask.jsonl --index /tmp/idx-full
+"""
+_PRECEDENTS_EXAMPLE = """\
+TEXT is a phrase, a whole paragraph, a passage id from `search --json`, or '-' to read stdin.
+Each occurrence shows the share of the query's words it holds in common word sequences and what it
+[-dropped-] and {+added+}.
+
+evaluation file (for --eval): JSONL of {"qid", "text", "expected_first", "expected_occurrences"}.
+
+example:
+  aseancyberdocs precedents "considerable progress has been achieved in developing and applying the latest information technologies"
+  aseancyberdocs precedents "A/RES/80/16#para. 2" --as-of 2024-12-31 --json
+"""
+
+
+def add_answer_commands(commands: Any, index_help: str) -> None:
+    """The ``ask`` and ``precedents`` sub-commands."""
+    ask = commands.add_parser(
+        "ask",
+        help="answer a question with quoted, cited sentences",
+        description="Answer QUESTION with sentences quoted from the indexed documents, each cited to its paragraph.",
+        epilog=_ASK_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    ask.add_argument("question", nargs="?", metavar="QUESTION", help="the question")
+    ask.add_argument("--index", metavar="DIR", help=index_help)
+    ask.add_argument("-k", type=positive_int, default=8, metavar="N", help="passages to draw sentences from (default: 8)")
+    output = ask.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument("--markdown", action="store_true", help="print Markdown to paste into a document")
+    ask.add_argument("--eval", metavar="FILE", help="score ask on a labelled JSONL file instead")
+    ask.set_defaults(run=run_ask, parser=ask)
+
+    lineage = commands.add_parser(
+        "precedents",
+        help="trace where a piece of language first appeared and where it recurs",
+        description="List every passage holding the same words as TEXT (exactly or nearly), earliest first.",
+        epilog=_PRECEDENTS_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    lineage.add_argument("text", nargs="?", metavar="TEXT", help="phrase, paragraph, passage id, or '-' for stdin")
+    lineage.add_argument("--index", metavar="DIR", help=index_help)
+    lineage.add_argument("--as-of", metavar="DATE", help="only documents dated on or before DATE (YYYY-MM-DD)")
+    lineage.add_argument("--min-shared", type=float, metavar="F",
+                         help="share of the text's words an occurrence must hold (default: 0.5)")
+    lineage.add_argument("--json", action="store_true", help="one JSON object per occurrence and line")
+    lineage.add_argument("--eval", metavar="FILE", help="score precedents on a labelled JSONL file instead")
+    lineage.set_defaults(run=run_precedents, parser=lineage)
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"{path}:{number}: not a JSON object: {exc}") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{number}: not a JSON object")
+            records.append(record)
+    return records
+
+
+def _print_evaluation(report: dict[str, Any], rows_key: str, as_json: bool) -> None:
+    if as_json:
+        _print_json(report)
+        return
+    for name, value in report.items():
+        if name != rows_key:
+            print(f"{name:<24} {value}")
+    for row in report[rows_key]:
+        print("  " + json.dumps(row, ensure_ascii=False))
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from .answer import evaluate, to_markdown
+    from .index import open_index
+
+    if (args.question is None) == (args.eval is None):
+        args.parser.error("give either QUESTION or --eval FILE")
+    library = open_index(args.index)
+    if args.eval is not None:
+        _print_evaluation(evaluate(library, _read_jsonl(args.eval), k=args.k), "per_question", args.json)
+        return 0
+    answer = library.ask(args.question, k=args.k)
+    if args.json:
+        _print_json(answer.to_dict())
+    elif args.markdown:
+        sys.stdout.write(to_markdown(answer))
+    else:
+        print(textwrap.fill(" ".join(answer.text.split()), width=100))
+        for citation in answer.citations:
+            print(f"\n[{citation.n}] {citation.citation} ({citation.date or 'undated'})")
+            print(textwrap.fill(citation.title, width=100, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
+def run_precedents(args: argparse.Namespace) -> int:
+    from .index import open_index
+    from .lineage import DEFAULT_MIN_SHARED, evaluate, render_diff
+
+    if (args.text is None) == (args.eval is None):
+        args.parser.error("give either TEXT or --eval FILE")
+    library = open_index(args.index)
+    min_shared = DEFAULT_MIN_SHARED if args.min_shared is None else args.min_shared
+    if args.eval is not None:
+        report = evaluate(library, _read_jsonl(args.eval), as_of=args.as_of, min_shared=min_shared)
+        _print_evaluation(report, "per_case", args.json)
+        return 0
+    text = sys.stdin.read() if args.text == "-" else args.text
+    found = library.precedents(text, as_of=args.as_of, min_shared=min_shared)
+    if args.json:
+        for item in found:
+            _print_json(item.to_dict())
+        return 0
+    if not found:
+        print("no passage shares this language")
+        return 0
+    for number, item in enumerate(found, start=1):
+        mark = "  (first)" if item.first else ""
+        print(f"{number:>3}. {item.citation.date or 'undated':<10}  {item.citation}  shared {item.shared:.2f}{mark}")
+        changes = render_diff(item.diff)
+        print(textwrap.fill(changes or "(same words)", width=100, initial_indent="     ", subsequent_indent="     "))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# corpus fetch and verify
+
+_CORPUS_EXAMPLE = """\
+example:
+  aseancyberdocs corpus fetch --dest corpus --only A/RES/73/27 A/RES/79/243
+  aseancyberdocs corpus verify corpus
+"""
+
+
+def add_corpus_commands(commands: Any) -> None:
+    """The ``corpus fetch`` and ``corpus verify`` sub-commands."""
+    corpus = commands.add_parser(
+        "corpus",
+        help="download the reference corpus, or check a folder against its catalog",
+        description="Download the catalogued documents from their official URLs, or check a folder against "
+        "the catalog (missing, changed and extra files).",
+        epilog=_CORPUS_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    actions = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    fetch = actions.add_parser(
+        "fetch",
+        help="download what is missing",
+        description="Download the catalogued documents missing from DIR: size-limited, with timeouts, type "
+        "and sha256 checks, written atomically. Statements are saved as the web page (.html) their Markdown "
+        "was made from. Exit 1 if any download failed.",
+        epilog=_CORPUS_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    fetch.add_argument("--dest", metavar="DIR", default="corpus", help="corpus folder (default: corpus)")
+    fetch.add_argument("--only", nargs="+", metavar="ID", help="doc_ids or catalog paths to fetch")
+    fetch.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for a server")
+    fetch.add_argument("--json", action="store_true", help="one JSON object per document")
+    fetch.set_defaults(run=run_corpus_fetch)
+    verify = actions.add_parser(
+        "verify",
+        help="check a folder against the catalog",
+        description="Compare DIR with the catalog: files unchanged (sha256), missing, changed and extra. "
+        "Exit 1 if a file is missing or changed.",
+        epilog=_CORPUS_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    verify.add_argument("folder", nargs="?", default="corpus", metavar="DIR", help="corpus folder (default: corpus)")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.set_defaults(run=run_corpus_verify)
+
+
+def run_corpus_fetch(args: argparse.Namespace) -> int:
+    from .fetch import fetch_corpus
+
+    results = fetch_corpus(args.dest, only=args.only, timeout=args.timeout)
+    for result in results:
+        if args.json:
+            _print_json(result.to_dict())
+        elif result.status != "present":
+            print(f"{result.status:<8} {result.path}" + (f": {result.message}" if result.message else ""))
+    counts = {status: sum(result.status == status for result in results) for status in ("fetched", "present", "failed")}
+    if not args.json:
+        print(f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed")
+    return 1 if counts["failed"] else 0
+
+
+def run_corpus_verify(args: argparse.Namespace) -> int:
+    from .fetch import verify_corpus
+
+    report = verify_corpus(args.folder)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        for name in ("missing", "changed", "extra", "unpinned"):
+            for path in getattr(report, name):
+                print(f"{name:<8} {path}")
+        print(f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.changed)} changed, "
+              f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}")
+    return 0 if report.complete else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

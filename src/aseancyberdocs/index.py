@@ -42,7 +42,7 @@ from .errors import (
     ModelMismatchError,
 )
 from .passages import embedding_text
-from .types import Citation, Document, Hit, Passage
+from .types import Answer, Citation, Document, Hit, Passage, Precedent
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -827,6 +827,33 @@ class Library:
         from .search import search
 
         return search(self, query, k=k)
+
+    def ask(self, question: str, k: int = 8, generator: Any = None) -> Answer:
+        """An extractive answer to ``question``: quoted, verified sentences, each cited [n].
+
+        See ``aseancyberdocs.answer.ask`` for the options and the no-answer threshold.
+
+        Example:
+            >>> open_index().ask("Which norm protects critical infrastructure?").citations[0].citation  # doctest: +SKIP
+            'A/RES/73/27, para. 1.6 (p. 4)'
+        """
+        from .answer import ask
+
+        return ask(self, question, k=k, generator=generator)
+
+    def precedents(self, text_or_passage_id: str, as_of: Any = None, min_shared: float | None = None) -> list[Precedent]:
+        """Every passage sharing the language of a phrase, paragraph or passage id, earliest first.
+
+        See ``aseancyberdocs.lineage.precedents``.
+
+        Example:
+            >>> open_index().precedents("considerable progress has been achieved in developing")[0].first  # doctest: +SKIP
+            True
+        """
+        from .lineage import DEFAULT_MIN_SHARED, precedents
+
+        shared = DEFAULT_MIN_SHARED if min_shared is None else min_shared
+        return precedents(self, text_or_passage_id, as_of=as_of, min_shared=shared)
 
     def info(self) -> dict[str, Any]:
         """What the index holds and how it was built, as a JSON-ready dict."""
