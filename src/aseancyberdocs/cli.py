@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--index", metavar="DIR", help=index_help)
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=run_info)
+    _add_eval_command(commands, index_help)
     return parser
 
 
@@ -546,6 +547,51 @@ def run_corpus_verify(args: argparse.Namespace) -> int:
         print(f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.changed)} changed, "
               f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}")
     return 0 if report.complete else 1
+
+
+# --------------------------------------------------------------------------------------------
+# eval
+
+_EVAL_EXAMPLE = """\
+metrics: recall@k = relevant paragraphs found in the top k / relevant paragraphs; a hit is relevant
+when it is from the right document and holds the paragraph's quoted span (evaluation/README.md).
+
+example:
+  aseancyberdocs eval --index indexes/full
+  aseancyberdocs eval --queries evaluation/queries.jsonl --json
+"""
+
+
+def _add_eval_command(commands: Any, index_help: str) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure retrieval and citation quality on labelled queries",
+        description="Run the labelled queries against an index and print Recall@1/5/10, MRR@10, nDCG@10 "
+        "and citation accuracy, overall and per query kind.",
+        epilog=_EVAL_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    evaluate.add_argument("--queries", metavar="FILE", help="labelled queries (default: evaluation/queries.jsonl)")
+    evaluate.add_argument("--index", metavar="DIR", help=index_help)
+    evaluate.add_argument("--mode", metavar="MODE", help="search mode, when search has modes (dense, bm25, hybrid)")
+    evaluate.add_argument("--group", action="store_true", help="group agreed language, when search can")
+    evaluate.add_argument("-k", type=positive_int, default=10, metavar="N", help="hits per query (default: 10)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, report_table
+    from .index import open_index
+
+    library = open_index(args.index)
+    report = evaluate(library, args.queries, mode=args.mode, k=args.k, group=args.group or None)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(f"{report.system} search, {report.overall.queries} queries, k={report.k}, {library.index_dir}")
+    print(report_table(report))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
