@@ -76,3 +76,49 @@ def test_count_tokens_uses_the_model_tokenizer():
     assert embedder.count_tokens(long_text) > embedder.max_tokens  # counted, not truncated
     for text in ["Recalling its resolution 73/27 of 5 December 2018,", "ICT-related capacity-building"]:
         assert embedder.count_tokens(text) == default_token_counter()(text)
+
+
+def test_the_bundled_model_describes_itself_without_loading_torch():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import sys\n"
+        "from aseancyberdocs.embedding import load_embedder\n"
+        "e = load_embedder()\n"
+        "print(e.dimension, e.max_tokens, e.count_tokens('Recalling its resolution 73/27,'), e.loaded,\n"
+        "      'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert result.returncode == 0, result.stderr
+    dimension, window, tokens, loaded, torch_loaded, st_loaded = result.stdout.split()
+    assert (dimension, window) == ("384", "256") and int(tokens) > 5
+    assert (loaded, torch_loaded, st_loaded) == ("False", "False", "False")
+
+
+@pytest.mark.model
+def test_a_model_folder_without_weights_fails_on_first_encode(tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(bundled_model_path(), folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    embedder = SentenceTransformerEmbedder(str(folder))
+    assert embedder.dimension == 384 and embedder.count_tokens("hello world") == 2
+    with pytest.raises(ModelLoadError, match="cannot load embedding model"):
+        embedder.encode(["hello"])
+
+
+@pytest.mark.model
+def test_fast_token_count_equals_the_model_tokenizer():
+    embedder = load_embedder()
+    embedder.encode(["load the network"])
+    tokenizer = embedder._load().tokenizer
+    for text in ["Recalling its resolution 73/27 of 5 December 2018,", "ICT-related capacity-building",
+                 "Côte d’Ivoire — “cyber” …", "cybersecurity " * 300]:
+        expected = len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
+        assert embedder.count_tokens(text) == expected

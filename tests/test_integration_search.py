@@ -59,5 +59,10 @@ def test_every_hit_quotes_its_document(real_index):
 
 
 def test_rebuilding_the_same_sources_embeds_nothing(real_index, corpus_dir):
-    report = build_index([corpus_dir / source for source in SOURCES], real_index)
+    from aseancyberdocs.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    report = build_index([corpus_dir / source for source in SOURCES], real_index, embedder=embedder)
     assert report.embedded == 0 and report.reused > 0
+    assert report.documents_reused == len(SOURCES)
+    assert not embedder.loaded  # nothing to embed: the network was never loaded

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -76,6 +77,11 @@ def _offline() -> None:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, loaded from disk.
 
+    For a model folder that describes itself (Transformer, Pooling and Normalize modules, the
+    layout of all-MiniLM-L6-v2), the dimension and window are read from its configuration and
+    tokens are counted with its ``tokenizer.json``: torch is imported and the network loaded only
+    on the first ``encode``. A rebuild with nothing new to embed never loads it.
+
     Args:
         model: a sentence-transformers model name or folder; None for the bundled all-MiniLM-L6-v2.
         batch_size: texts per forward pass.
@@ -92,31 +98,52 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str | None = None, *, batch_size: int = 32) -> None:
         if model is None or model in _DEFAULT_ALIASES:
             self.name = DEFAULT_MODEL
-            location = str(bundled_model_path())
+            self.location = str(bundled_model_path())
         else:
             self.name = str(model)
-            location = str(model)
+            self.location = str(model)
         self.batch_size = batch_size
-        self._model = _load_sentence_transformer(location, self.name)
-        # sentence-transformers 5 renamed the method; keep both working.
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
-        dimension = get_dimension()
-        if not dimension:
-            raise ModelLoadError(f"model {self.name!r} does not report an embedding dimension")
-        self.dimension = int(dimension)
-        self.max_tokens = int(self._model.max_seq_length)
+        self._model: SentenceTransformer | None = None
+        self._tokenizer: Any = None
+        described = _describe_folder(Path(self.location))
+        if described is None:
+            self._load()
+        else:
+            self.dimension, self.max_tokens = described
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder({self.name!r}, dimension={self.dimension})"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the network has been loaded (torch imported)."""
+        return self._model is not None
+
+    def _load(self) -> SentenceTransformer:
+        if self._model is None:
+            model = _load_sentence_transformer(self.location, self.name)
+            # sentence-transformers 5 renamed the method; keep both working.
+            get_dimension = getattr(model, "get_embedding_dimension", None) or getattr(
+                model, "get_sentence_embedding_dimension"
+            )
+            dimension = get_dimension()
+            if not dimension:
+                raise ModelLoadError(f"model {self.name!r} does not report an embedding dimension")
+            if getattr(self, "dimension", int(dimension)) != int(dimension):
+                raise ModelLoadError(
+                    f"model {self.name!r} gives {dimension} dimensions, its configuration says {self.dimension}"
+                )
+            self.dimension = int(dimension)
+            self.max_tokens = int(getattr(self, "max_tokens", 0) or model.max_seq_length)
+            self._model = model
+        return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` as L2-normalised float32 rows, ``batch_size`` texts at a time."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
+        vectors = self._load().encode(
             texts,
             batch_size=self.batch_size,
             convert_to_numpy=True,
@@ -127,8 +154,53 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text`` for this model's tokenizer, without [CLS] and [SEP]."""
-        tokenizer = self._model.tokenizer
+        if self._tokenizer is None:
+            self._tokenizer = _fast_tokenizer(Path(self.location))
+        if self._tokenizer is not None:
+            return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        tokenizer = self._load().tokenizer
         return len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
+
+
+_PLAIN_MODULES = (
+    ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"],
+    [
+        "sentence_transformers.models.Transformer",
+        "sentence_transformers.models.Pooling",
+        "sentence_transformers.models.Normalize",
+    ],
+)
+
+
+def _describe_folder(folder: Path) -> tuple[int, int] | None:
+    """(dimension, window) read from a Transformer+Pooling model folder; None when unsure."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        if [module["type"] for module in modules] not in _PLAIN_MODULES:
+            return None
+        pooling = next(module for module in modules if module["type"].endswith(".Pooling"))
+        pooling_config = json.loads((folder / pooling["path"] / "config.json").read_text(encoding="utf-8"))
+        settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        dimension = int(pooling_config["word_embedding_dimension"])
+        window = int(settings["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+    if not (folder / "tokenizer.json").is_file() or dimension < 1 or window < 1:
+        return None
+    return dimension, window
+
+
+def _fast_tokenizer(folder: Path) -> Any:
+    """The folder's ``tokenizer.json`` through the tokenizers library (no torch); None if absent."""
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
 
 
 def _load_sentence_transformer(location: str, name: str) -> SentenceTransformer:
