@@ -51,7 +51,7 @@ def paragraphs(document: Document) -> list[Paragraph]:
         ['preamble, para. 1', 'preamble, para. 2', 'preamble, para. 3']
     """
     blocks = _blocks(document)
-    if any(kind == "lead" for kind, _, _ in blocks):
+    if any(kind in ("lead", "front") for kind, _, _ in blocks):
         return _un_paragraphs(document.text, blocks)
     return _plain_paragraphs(document.text, blocks)
 
@@ -89,6 +89,7 @@ class _Labeller:
         self.last_letter: str | None = None
         self.unnumbered_in_article = 0
         self.annex_count = 0
+        self.body_count = 0
         self.inner_parent: str | None = None  # "para. 7" while a list numbered 1, 2, 3 runs inside it
         self.inner_parent_text = ""
         self.outer_number = 0
@@ -243,6 +244,10 @@ def _label_un_paragraph(state: _Labeller, body: str, start: int, end: int) -> Pa
         state.unnumbered_in_article += 1
         label = f"{state.paragraph_label}, text {state.unnumbered_in_article + 1}"
         return Paragraph(label, "operative", start, end, _context(state.heading, state.paragraph_text))
+    if not state.prefix:
+        # Unnumbered text outside any preamble: the body of a decision, cited by its order.
+        state.body_count += 1
+        return Paragraph(f"para. {state.body_count}", "operative", start, end, _context(state.heading))
     # Unnumbered text in an annex before any numbering (an introduction).
     state.preamble_count += 1
     label = f"{state.prefix}preamble, para. {state.preamble_count}" if state.prefix else f"preamble, para. {state.preamble_count}"

@@ -1,4 +1,4 @@
-"""Readers: source files (PDF, plain text, Markdown) -> ``Document``.
+"""Readers: source files (PDF, plain text, Markdown, HTML) -> ``Document``.
 
 ``load_document`` reads one file; ``find_sources`` walks files and folders. Metadata comes from
 what the document prints (the front page of a UN document, the YAML front matter of a
@@ -20,6 +20,7 @@ from ..errors import DocumentParseError, EmptyDocumentError
 from ..types import Document
 from . import un
 from .blocks import Block, Line, PageInfo, assemble, hyphen_vocabulary, normalize_spaces
+from .html import read_html
 from .markdown import front_matter_date, split_front_matter, strip_markup
 from .pdf import read_pdf_pages
 from .text import read_text_file, split_paragraphs
@@ -31,8 +32,9 @@ __all__ = ["SUPPORTED_SUFFIXES", "find_sources", "load_document", "document_from
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 200 * 1024 * 1024
+"""Larger files are skipped unread: no cyber-diplomacy text is this big, a file that is is a mistake."""
 
 
 def find_sources(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -71,7 +73,7 @@ def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) 
     """Read one source file into a ``Document``.
 
     Args:
-        path: a ``.pdf``, ``.txt`` or ``.md`` file.
+        path: a ``.pdf``, ``.txt``, ``.md`` or ``.html`` file.
         catalog: metadata that completes or overrides what the file prints; by default the
             catalog of the reference corpus shipped with the library (matched by sha256).
 
@@ -88,7 +90,7 @@ def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) 
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise DocumentParseError(path, f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
+            raise DocumentParseError(path, f"file is too large: {_size(size)}, over the {_size(MAX_FILE_BYTES)} limit")
         if size == 0:
             raise EmptyDocumentError(path, "file is empty (0 bytes)")
         data = path.read_bytes()
@@ -98,6 +100,8 @@ def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) 
         raise DocumentParseError(path, "is a folder, not a file") from exc
     except PermissionError as exc:
         raise DocumentParseError(path, "permission denied") from exc
+    except OSError as exc:  # a symbolic link loop, an I/O error
+        raise DocumentParseError(path, f"cannot read the file: {exc.strerror or exc}") from exc
     digest = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix == ".pdf":
@@ -108,6 +112,8 @@ def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) 
         fields = _read_txt(path)
     elif suffix in (".md", ".markdown"):
         fields = _read_markdown(path)
+    elif suffix in (".html", ".htm"):
+        fields = _read_html(path, data)
     else:
         raise DocumentParseError(path, f"unsupported file type {suffix or '(none)'}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     if not fields["text"].strip():
@@ -174,6 +180,21 @@ def _read_markdown(path: Path) -> dict[str, Any]:
     fields["doc_type"] = _statement_type(fields["title"] or "")
     fields["metadata"].update({key: value for key, value in meta.items() if isinstance(value, (str, int, float, bool))})
     return fields
+
+
+def _read_html(path: Path, data: bytes) -> dict[str, Any]:
+    page = read_html(path, data)
+    fields = _fields_from_blocks(_plain_blocks(page["text"]), [PageInfo(1, "1")], page["text"].split("\n"))
+    fields.update(title=page["title"], date=page["date"], source_url=page["source_url"])
+    fields["doc_type"] = _statement_type(page["title"] or "")
+    return fields
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _un_fields(path: Path, infos: list[PageInfo], pages: list[list[str]], *, indent_starts: bool) -> dict[str, Any]:

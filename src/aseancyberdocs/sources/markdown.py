@@ -27,13 +27,22 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
         return {}, text
     try:
         data = __import__("yaml").safe_load(match.group(1))
-    except Exception as exc:  # yaml.YAMLError, with line and column in its message
-        raise DocumentParseError(path, f"invalid YAML front matter: {exc}") from exc
+    except Exception as exc:  # yaml.YAMLError
+        raise DocumentParseError(path, f"invalid YAML front matter: {_yaml_problem(exc)}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise DocumentParseError(path, "YAML front matter is not a mapping of keys to values")
     return {str(key): _plain(value) for key, value in data.items()}, text[match.end() :]
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """PyYAML's message in one line, with the line and column in the file (the "---" is line 1)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem or mark is None:
+        return " ".join(str(exc).split())
+    return f"{problem} (line {mark.line + 2}, column {mark.column + 1})"
 
 
 def strip_markup(line: str) -> str:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from .blocks import Block, Line, normalize_spaces
 
-SYMBOL = re.compile(r"\bA/(?:RES/)?(?:C\.\d/)?\d{1,3}/(?:L\.)?\d+(?:/Rev\.\d+)?(?:/Add\.\d+)?\b")
+# No word boundary at the end: running heads glue repeated symbols ("A/RES/78/18A/RES/78/18").
+SYMBOL = re.compile(r"(?<![A-Za-z])A/(?:RES/)?(?:C\.\d/)?\d{1,3}/(?:L\.)?\d+(?:/Rev\.\d+)?(?:/Add\.\d+)?(?!\d)")
 _JOB = r"\d{2}-\d{5}(?:\s*\(E\))?(?:\s+\d{6})?"
 _COUNTER = r"(\d{1,3})\s*/\s*(\d{1,3})"
 _HEADER_TOKENS = re.compile(rf"{SYMBOL.pattern}|{_JOB}|(?<![\d/]){_COUNTER}(?![\d/])|\*\d{{7,8}}\*")
@@ -200,9 +201,12 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
                     heading_open = False
                 continue
             if in_front:
-                if LEAD.match(text):
+                if lead := LEAD.match(text):
                     in_front = False
-                    current = start("lead", line)
+                    # "The General Assembly, recalling ..., decides ...": a decision's whole text
+                    # follows the lead-in on the same line.
+                    rest = text[lead.end() :].strip(" ,:")
+                    current = start("paragraph" if len(rest) > 3 else "lead", line)
                     previous_blank = False
                     continue
                 front.lines.append(line)
