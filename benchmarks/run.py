@@ -1,0 +1,410 @@
+"""Benchmarks: build, rebuild, query latency, CLI cold start, and FAISS index types at scale.
+
+One command, from the repository root:
+
+    python3 benchmarks/run.py --corpus ../shared/corpus
+
+prints the figures and writes benchmarks/RESULTS.md and benchmarks/results.json. Builds run in
+fresh subprocesses so that each peak RSS (ru_maxrss) is its own. Timings on a shared machine are
+noisy: compare the ratios measured in the same run, not absolute seconds across runs.
+
+Stages (each can be left out with --skip): build (library vs the LangChain recipe, same files),
+rebuild (unchanged, then one added document: how many texts were embedded), latency (median and
+p95 per search mode, ask, precedents), cli (cold start of `aseancyberdocs search`), scale (FAISS
+exact vs HNSW vs IVF up to --max-vectors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+STAGES = ("latency", "cli", "rebuild", "scale", "build")
+
+EXTRA_DOCUMENT = """\
+---
+title: "Benchmark joint statement on cyber resilience"
+date: 2025-01-01
+---
+
+1. We commit to strengthen the resilience of undersea cables and satellite ground stations against malicious ICT activity.
+
+2. We will exchange threat information between our national computer emergency response teams within 24 hours.
+
+3. We will fund regional training in digital forensics for small island developing States.
+"""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB (ru_maxrss is in KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(values, q))
+
+
+def run_child(stage: str, **kwargs: Any) -> dict[str, Any]:
+    """Run ``stage`` in a fresh interpreter and return its JSON result."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", stage, "--child-args", json.dumps(kwargs)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"stage {stage} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Child stages (each in its own process)
+
+
+def child_library_build(paths: list[str], index: str) -> dict[str, Any]:
+    from aseancyberdocs.index import build_index
+
+    started = time.perf_counter()
+    report = build_index(paths, index)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "documents": report.documents,
+        "passages": report.passages,
+        "embedded": report.embedded,
+        "reused": report.reused,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def child_langchain_build(corpus: str) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO / "evaluation"))
+    from compare import build_langchain, langchain_files
+
+    files = langchain_files(Path(corpus))
+    _, info = build_langchain(files)
+    info["seconds"] = info.pop("build_seconds")
+    info["peak_rss_mb"] = peak_rss_mb()
+    return info
+
+
+CHILDREN = {"library_build": child_library_build, "langchain_build": child_langchain_build}
+
+
+# --------------------------------------------------------------------------------------------
+# Stages
+
+
+def stage_build(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    index = work / "fresh"  # an empty folder: no vector cache to reuse
+    library = run_child("library_build", paths=[str(args.corpus)], index=str(index))
+    library["documents_per_s"] = library["documents"] / library["seconds"]
+    library["passages_per_s"] = library["passages"] / library["seconds"]
+    print(f"library build: {library['documents']} documents, {library['passages']} passages in "
+          f"{library['seconds']:.1f} s; peak RSS {library['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    results["build"] = {"library": library}
+    if args.no_langchain:
+        return
+    langchain = run_child("langchain_build", corpus=str(args.corpus))
+    print(f"langchain build: {langchain['chunks']} chunks in {langchain['seconds']:.1f} s; "
+          f"peak RSS {langchain['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    results["build"]["langchain"] = langchain
+    results["build"]["time_ratio_library_over_langchain"] = library["seconds"] / langchain["seconds"]
+
+
+def stage_rebuild(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    index = work / "library"
+    if not (index / "manifest.json").is_file():
+        shutil.copytree(args.index, index)
+    unchanged = run_child("library_build", paths=[str(args.corpus)], index=str(index))
+    extra = work / "extra" / "benchmark-extra-statement.md"
+    extra.parent.mkdir(exist_ok=True)
+    extra.write_text(EXTRA_DOCUMENT, encoding="utf-8")
+    added = run_child("library_build", paths=[str(args.corpus), str(extra)], index=str(index))
+    results["rebuild"] = {"unchanged": unchanged, "one_document_added": added}
+    print(f"unchanged rebuild: {unchanged['seconds']:.1f} s, embedded {unchanged['embedded']} texts; "
+          f"+1 document: {added['seconds']:.1f} s, embedded {added['embedded']}", file=sys.stderr)
+
+
+def stage_latency(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    import inspect
+
+    from aseancyberdocs.evaluation import load_queries
+    from aseancyberdocs.index import open_index
+
+    library = open_index(args.index)
+    queries = [query.query for query in load_queries()][: args.latency_queries]
+    library.search(queries[0], k=10)  # load the model and the indexes
+    parameters = inspect.signature(library.search).parameters
+    modes: list[str | None] = [None]
+    if "mode" in parameters:
+        modes = []
+        for mode in ("dense", "bm25", "hybrid"):
+            try:
+                library.search(queries[0], k=10, mode=mode)
+                modes.append(mode)
+            except (ValueError, NotImplementedError):
+                pass
+    timings: dict[str, list[float]] = {}
+    for mode in modes:
+        options = {"mode": mode} if mode else {}
+        name = f"search ({mode or 'dense'})"
+        timings[name] = []
+        for query in queries:
+            started = time.perf_counter()
+            library.search(query, k=10, **options)
+            timings[name].append(time.perf_counter() - started)
+    few = queries[: args.latency_queries // 4 or 1]
+    if hasattr(library, "ask"):
+        library.ask(few[0])
+        timings["ask"] = []
+        for query in few:
+            started = time.perf_counter()
+            library.ask(query)
+            timings["ask"].append(time.perf_counter() - started)
+    if hasattr(library, "precedents"):
+        texts = [library.passages[i * 97 % len(library.passages)].text for i in range(len(few))]
+        library.precedents(texts[0])
+        timings["precedents"] = []
+        for text in texts:
+            started = time.perf_counter()
+            library.precedents(text)
+            timings["precedents"].append(time.perf_counter() - started)
+    results["latency"] = {
+        name: {"n": len(values), "median_ms": statistics.median(values) * 1000, "p95_ms": percentile(values, 95) * 1000}
+        for name, values in timings.items()
+    }
+    for name, row in results["latency"].items():
+        print(f"{name:<20} median {row['median_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms (n={row['n']})", file=sys.stderr)
+
+
+def stage_cli(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    command = [sys.executable, "-m", "aseancyberdocs", "search", "norms of responsible State behaviour",
+               "-k", "5", "--index", str(args.index)]
+    help_command = [sys.executable, "-m", "aseancyberdocs", "--help"]
+    rows = {}
+    for name, cmd in (("search", command), ("--help", help_command)):
+        times = []
+        for _ in range(args.cli_runs):
+            started = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True, cwd=REPO)
+            times.append(time.perf_counter() - started)
+        rows[name] = {"runs": len(times), "median_s": statistics.median(times), "min_s": min(times)}
+        print(f"CLI cold start `{name}`: median {rows[name]['median_s']:.2f} s over {len(times)} runs", file=sys.stderr)
+    results["cli"] = rows
+
+
+def stage_scale(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    """Exact (IndexFlatIP) vs HNSW (M=32) vs IVF on real vectors replicated with noise."""
+    import faiss
+    import numpy as np
+
+    from aseancyberdocs.index import open_index
+
+    base = open_index(args.index).vectors()
+    rng = np.random.default_rng(0)
+    sizes = [size for size in (10_000, 100_000, 300_000, 1_000_000) if size <= args.max_vectors]
+    nq = 200
+
+    def replicate(n: int) -> np.ndarray:
+        rows = base[rng.integers(0, len(base), n)]
+        rows = rows + rng.normal(0, 0.02, rows.shape).astype(np.float32)  # near-duplicates, as agreed language is
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        return np.ascontiguousarray(rows, dtype=np.float32)
+
+    queries = replicate(nq)
+    table = []
+    hnsw_budget = args.hnsw_budget
+    for size in sizes:
+        data = replicate(size)
+        dim = data.shape[1]
+        exact = faiss.IndexFlatIP(dim)
+        started = time.perf_counter()
+        exact.add(data)
+        flat_build = time.perf_counter() - started
+        started = time.perf_counter()
+        _, truth = exact.search(queries, 10)
+        flat_query = (time.perf_counter() - started) / nq
+        row = {"vectors": size, "flat": {"build_s": flat_build, "query_ms": flat_query * 1000, "recall@10": 1.0}}
+        # single queries, as the library searches one at a time
+        singles = []
+        for i in range(min(nq, 50)):
+            started = time.perf_counter()
+            exact.search(queries[i : i + 1], 10)
+            singles.append(time.perf_counter() - started)
+        row["flat"]["single_query_ms"] = statistics.median(singles) * 1000
+
+        def measure(index: Any, name: str) -> None:
+            started = time.perf_counter()
+            if not index.is_trained:
+                index.train(data[: min(size, 100_000)])
+            index.add(data)
+            build = time.perf_counter() - started
+            singles = []
+            found = []
+            for i in range(nq):
+                started = time.perf_counter()
+                _, ids = index.search(queries[i : i + 1], 10)
+                singles.append(time.perf_counter() - started)
+                found.append(len(set(ids[0]) & set(truth[i])) / 10)
+            row[name] = {"build_s": build, "single_query_ms": statistics.median(singles) * 1000,
+                         "p95_query_ms": percentile(singles, 95) * 1000, "recall@10": float(np.mean(found))}
+
+        # HNSW build grows ~ n log n: skip sizes whose build would overrun the budget
+        previous = table[-1].get("hnsw") if table else None
+        predicted = previous["build_s"] * size / table[-1]["vectors"] * 1.2 if previous else 0
+        if predicted <= hnsw_budget:
+            hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 40
+            hnsw.hnsw.efSearch = 64
+            measure(hnsw, "hnsw")
+        else:
+            row["hnsw"] = {"skipped": f"predicted build {predicted:.0f} s > budget {hnsw_budget:.0f} s"}
+        nlist = int(4 * np.sqrt(size))
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.nprobe = 16
+        measure(ivf, "ivf")
+        row["ivf"]["nlist"], row["ivf"]["nprobe"] = nlist, 16
+        table.append(row)
+        summary = "  ".join(
+            f"{name} {row[name].get('single_query_ms', float('nan')):.2f} ms r={row[name].get('recall@10', float('nan')):.3f}"
+            for name in ("flat", "hnsw", "ivf")
+        )
+        print(f"{size:>9,} vectors: {summary}", file=sys.stderr)
+        del data, exact
+    results["scale"] = table
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def write_report(path: Path, results: dict[str, Any]) -> None:
+    lines = ["# Benchmarks", "", f"Generated by `{results['command']}` on {results['date']}; {results['machine']}.",
+             "Timings are from one run on a shared machine: read the ratios measured in the same run.", ""]
+    build = results.get("build")
+    if build:
+        lib = build["library"]
+        lines += ["## Full-corpus build", "", "| | library | LangChain recipe |", "|---|---:|---:|"]
+        lc = build.get("langchain", {})
+        lines += [
+            f"| wall time (s) | {lib['seconds']:.1f} | {lc.get('seconds', float('nan')):.1f} |",
+            f"| documents | {lib['documents']} | {lc.get('files', '-')} files |",
+            f"| units embedded | {lib['embedded']} distinct passage texts ({lib['passages']} passages) | "
+            f"{lc.get('chunks', '-')} chunks |",
+            f"| documents/s | {lib['documents_per_s']:.2f} | "
+            f"{(lc['files'] / lc['seconds']) if lc else float('nan'):.2f} |",
+            f"| passages (chunks)/s | {lib['passages_per_s']:.1f} | "
+            f"{(lc['chunks'] / lc['seconds']) if lc else float('nan'):.1f} |",
+            f"| peak RSS (MB) | {lib['peak_rss_mb']:.0f} | {lc.get('peak_rss_mb', float('nan')):.0f} |",
+            "",
+        ]
+        if "time_ratio_library_over_langchain" in build:
+            lines += [f"Build time ratio library / LangChain: **{build['time_ratio_library_over_langchain']:.2f}**.", ""]
+    rebuild = results.get("rebuild")
+    if rebuild:
+        unchanged, added = rebuild["unchanged"], rebuild["one_document_added"]
+        lines += [
+            "## Rebuilds (the vector cache)", "", "| | wall time (s) | texts embedded | reused |", "|---|---:|---:|---:|",
+            f"| unchanged corpus | {unchanged['seconds']:.1f} | {unchanged['embedded']} | {unchanged['reused']} |",
+            f"| one document added | {added['seconds']:.1f} | {added['embedded']} | {added['reused']} |", "",
+        ]
+    latency = results.get("latency")
+    if latency:
+        lines += ["## Query latency (model loaded, k=10)", "", "| operation | n | median (ms) | p95 (ms) |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {row['n']} | {row['median_ms']:.1f} | {row['p95_ms']:.1f} |" for name, row in latency.items()]
+        lines.append("")
+    cli = results.get("cli")
+    if cli:
+        lines += ["## CLI cold start (fresh process)", "", "| command | runs | median (s) | min (s) |", "|---|---:|---:|---:|"]
+        lines += [f"| aseancyberdocs {name} | {row['runs']} | {row['median_s']:.2f} | {row['min_s']:.2f} |"
+                  for name, row in cli.items()]
+        lines.append("")
+    scale = results.get("scale")
+    if scale:
+        lines += [
+            "## FAISS index types at scale", "",
+            "Real passage vectors replicated with small noise (near-duplicates, like agreed language), 384-dim "
+            "float32; 200 queries; recall@10 against exact search; single-query latency (median).", "",
+            "| vectors | flat build (s) | flat query (ms) | HNSW build (s) | HNSW query (ms) | HNSW recall@10 | "
+            "IVF build (s) | IVF query (ms) | IVF recall@10 |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in scale:
+            hnsw, ivf = row.get("hnsw", {}), row.get("ivf", {})
+
+            def cell(part: dict[str, Any], key: str, fmt: str) -> str:
+                return format(part[key], fmt) if key in part else "skipped"
+
+            lines.append(
+                f"| {row['vectors']:,} | {row['flat']['build_s']:.2f} | {row['flat']['single_query_ms']:.2f} | "
+                f"{cell(hnsw, 'build_s', '.1f')} | {cell(hnsw, 'single_query_ms', '.2f')} | {cell(hnsw, 'recall@10', '.3f')} | "
+                f"{cell(ivf, 'build_s', '.1f')} | {cell(ivf, 'single_query_ms', '.2f')} | {cell(ivf, 'recall@10', '.3f')} |"
+            )
+        lines += ["", "HNSW: M=32, efConstruction=40, efSearch=64. IVF: nlist=4*sqrt(n), nprobe=16.", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="aseancyberdocs benchmarks",
+                                     epilog="example:\n  python3 benchmarks/run.py --corpus ../shared/corpus",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
+    parser.add_argument("--index", type=Path, default=Path("indexes/full"),
+                        help="a built full-corpus index for the latency, CLI and scale stages")
+    parser.add_argument("--skip", nargs="*", default=[], choices=STAGES)
+    parser.add_argument("--no-langchain", action="store_true")
+    parser.add_argument("--latency-queries", type=int, default=100)
+    parser.add_argument("--cli-runs", type=int, default=5)
+    parser.add_argument("--max-vectors", type=int, default=1_000_000)
+    parser.add_argument("--hnsw-budget", type=float, default=300.0, help="seconds one HNSW build may take")
+    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-args", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](**json.loads(args.child_args))))
+        return 0
+
+    args.corpus, args.index = args.corpus.resolve(), args.index.resolve()
+    results: dict[str, Any] = {
+        "command": "python3 benchmarks/run.py --corpus ../shared/corpus" + "".join(
+            f" --skip {' '.join(args.skip)}" for _ in [0] if args.skip),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    }
+    # The quick stages first, so that a run cut short still reports them.
+    stages = {"latency": stage_latency, "cli": stage_cli, "rebuild": stage_rebuild, "scale": stage_scale,
+              "build": stage_build}
+    with tempfile.TemporaryDirectory(prefix="aseancyberdocs-bench-") as folder:
+        for name, stage in stages.items():
+            if name in args.skip:
+                continue
+            started = time.perf_counter()
+            stage(args, Path(folder), results)
+            results.setdefault("stage_seconds", {})[name] = time.perf_counter() - started
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+            write_report(args.out / "RESULTS.md", results)
+    print((args.out / "RESULTS.md").read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
