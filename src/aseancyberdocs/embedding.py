@@ -70,8 +70,9 @@ def bundled_model_path() -> Path:
 
 def _offline() -> None:
     # Loading must never reach the network: a missing model is an error, not a download.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # (huggingface_hub reads these when first imported, which is why this runs before that.)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
 class SentenceTransformerEmbedder:
