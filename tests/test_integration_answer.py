@@ -22,6 +22,10 @@ SOURCES = [
     "un/pdf/A_RES_80_16.pdf",
 ]
 
+CRITICAL_INFRASTRUCTURE = (
+    "Is there UN language telling States not to damage another country's critical infrastructure "
+    "through ICT operations?"
+)
 PROGRESS = (
     "Noting that considerable progress has been achieved in developing and applying the latest "
     "information technologies and means of telecommunication"
@@ -42,10 +46,7 @@ def library(index_dir):
 
 
 def test_answer_cites_the_critical_infrastructure_norm(library):
-    answer = library.ask(
-        "Is there UN language telling States not to damage another country's critical infrastructure "
-        "through ICT operations?"
-    )
+    answer = library.ask(CRITICAL_INFRASTRUCTURE)
     assert answer.answered
     first = answer.citations[0]
     assert (first.doc_id, first.label) == ("A/RES/73/27", "para. 1.6")
@@ -81,7 +82,7 @@ def test_tampered_document_makes_verification_raise(index_dir):
 
 
 def test_generator_with_a_bad_marker_is_rejected(library):
-    question = "Which norm protects critical infrastructure?"
+    question = CRITICAL_INFRASTRUCTURE
     with pytest.raises(ValueError, match=r"\[42\]"):
         library.ask(question, generator=lambda q, evidence: f"See {len(evidence)} sources [1] [42].")
     written = library.ask(question, generator=lambda q, evidence: "It is the norm quoted in [1].")

@@ -3,9 +3,9 @@
 The answer is made only of sentences taken verbatim from retrieved passages:
 
 1. dense retrieval of ``k`` passages for the question (cosine scores, comparable across queries);
-2. if the best passage scores below ``NO_ANSWER_THRESHOLD`` the question is not answered;
-3. the passages are split into sentences with exact offsets into the document text, and each
+2. the passages are split into sentences with exact offsets into the document text, and each
    sentence is scored ``SENTENCE_WEIGHT * cos(question, sentence) + (1 - SENTENCE_WEIGHT) * passage score``;
+3. if the best sentence scores below ``NO_ANSWER_THRESHOLD`` the question is not answered;
 4. the best sentences (at most ``max_sentences`` and ``max_chars``, within ``RELATIVE_CUTOFF`` of
    the best, one copy of a sentence repeated word for word across resolutions) are kept **in
    order of relevance**, best first: the first sentence is the strongest evidence, which is what
@@ -34,12 +34,13 @@ if TYPE_CHECKING:
 Generator = Callable[[str, list[str]], str]
 """``generator(question, evidence) -> text``: evidence items read "[n] quote (citation)"."""
 
-# Measured on evaluation/ask.jsonl with all-MiniLM-L6-v2 over the full reference corpus (see
-# evaluation/README.md, "Answer threshold"): the cosine of the best retrieved passage. Answerable
-# questions score 0.48-0.80, unanswerable ones 0.09-0.39 (on-topic but out-of-corpus questions
-# are the highest); the threshold sits in the gap, nearer the unanswerable side so that a
-# paraphrased real question is not refused.
-NO_ANSWER_THRESHOLD = 0.42
+# The floor on the best sentence's score (see step 3 above), measured with all-MiniLM-L6-v2 over
+# the full reference corpus (evaluation/README.md, "Answer threshold"): the 145 questions of
+# evaluation/queries.jsonl (answerable) against the 17 unanswerable ones of evaluation/ask.jsonl.
+# 0.54 maximises balanced accuracy (0.966): 93.1 % of answerable questions answered, none of the
+# unanswerable. Out-of-corpus questions near the topic (banking rules, fishing quotas) score up to
+# 0.539, paraphrased real questions from 0.437, so the two overlap and no floor is perfect.
+NO_ANSWER_THRESHOLD = 0.54
 SENTENCE_WEIGHT = 0.5
 # Sentences scoring this far below the best one are left out: no padding with weak evidence.
 RELATIVE_CUTOFF = 0.12
@@ -50,7 +51,7 @@ MIN_SENTENCE_WORDS = 4
 
 NO_ANSWER_TEXT = (
     "No passage in the index answers this question closely enough to quote "
-    "(best match {citation}, similarity {score:.2f}, below the {threshold:.2f} needed)."
+    "(best match {citation}, score {score:.2f}, below the {threshold:.2f} needed)."
 )
 EMPTY_INDEX_TEXT = "The index holds no passage to quote."
 
@@ -169,7 +170,7 @@ def ask(
             the numbered evidence ("[1] quote (citation)"); its [n] markers must name evidence.
         max_sentences: at most this many quoted sentences.
         max_chars: at most this many characters of quotes (the best sentence is always kept).
-        threshold: the cosine the best passage must reach for the question to be answered.
+        threshold: the score the best sentence must reach for the question to be answered.
 
     Returns:
         An Answer; ``answered`` is False (and ``citations`` empty) when nothing is relevant enough.
@@ -193,12 +194,11 @@ def ask(
     hits = to_hits(library, dense_candidates(library, query_vector, k)) if library.passages else []
     if not hits:
         return Answer(question, False, EMPTY_INDEX_TEXT)
-    best = hits[0]
-    if best.score < threshold:
-        text = NO_ANSWER_TEXT.format(citation=best.citation, score=best.score, threshold=threshold)
-        return Answer(question, False, text)
-
     chosen = _choose(library, query_vector, hits, max_sentences=max_sentences, max_chars=max_chars)
+    if not chosen or chosen[0].score < threshold:
+        best = chosen[0] if chosen else _Scored(Sentence("", 0, 0), hits[0], hits[0].score)
+        text = NO_ANSWER_TEXT.format(citation=best.hit.citation, score=best.score, threshold=threshold)
+        return Answer(question, False, text)
     citations = tuple(_citation(n, item) for n, item in enumerate(chosen, start=1))
     verify_quotes(library, citations)
     if generator is None:

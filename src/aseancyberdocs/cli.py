@@ -385,8 +385,10 @@ def add_answer_commands(commands: Any, index_help: str) -> None:
     lineage.add_argument("text", nargs="?", metavar="TEXT", help="phrase, paragraph, passage id, or '-' for stdin")
     lineage.add_argument("--index", metavar="DIR", help=index_help)
     lineage.add_argument("--as-of", metavar="DATE", help="only documents dated on or before DATE (YYYY-MM-DD)")
+    from .lineage import DEFAULT_MIN_SHARED
+
     lineage.add_argument("--min-shared", type=float, metavar="F",
-                         help="share of the text's words an occurrence must hold (default: 0.5)")
+                         help=f"share of the text's words an occurrence must hold (default: {DEFAULT_MIN_SHARED})")
     lineage.add_argument("--json", action="store_true", help="one JSON object per occurrence and line")
     lineage.add_argument("--eval", metavar="FILE", help="score precedents on a labelled JSONL file instead")
     lineage.set_defaults(run=run_precedents, parser=lineage)
