@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--max-tokens", type=positive_int, metavar="N",
                        help="passage size limit in model tokens (default: the model's window)")
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
+    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default="auto",
+                       help="FAISS index: exact, HNSW, or by corpus size (default: auto, exact up to 300,000 passages)")
     build.set_defaults(run=run_build)
 
     search = commands.add_parser(
@@ -205,6 +207,7 @@ def run_build(args: argparse.Namespace) -> int:
             model=args.model,
             max_tokens=args.max_tokens,
             progress=progress,
+            index_type=args.index_type,
         )
     finally:
         progress.close()

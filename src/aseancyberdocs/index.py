@@ -114,6 +114,7 @@ def build_index(
     max_tokens: int | None = None,
     catalog: Any = None,
     progress: Progress | None = None,
+    index_type: str = "auto",
 ) -> BuildReport:
     """Read the source files under ``paths`` and write an index to ``index_dir``.
 
@@ -129,6 +130,8 @@ def build_index(
         max_tokens: passage size limit in model tokens (default: the model's window).
         catalog: metadata catalog handed to ``load_document``.
         progress: called as ``progress(stage, done, total)``.
+        index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages) or
+            "auto" (flat up to HNSW_ABOVE passages, then hnsw).
 
     Returns:
         A BuildReport.
@@ -211,6 +214,7 @@ def build_index(
         _started=started,
         _parser_fingerprint=fingerprint,
         _documents_reused=len(reused),
+        index_type=index_type,
     )
 
 
@@ -223,6 +227,7 @@ def build_index_from_documents(
     max_tokens: int | None = None,
     skipped: Iterable[SkippedFile] = (),
     progress: Progress | None = None,
+    index_type: str = "auto",
     _started: float | None = None,
     _parser_fingerprint: str | None = None,
     _documents_reused: int = 0,
@@ -237,6 +242,8 @@ def build_index_from_documents(
         max_tokens: passage size limit in tokens (default ``embedder.max_tokens``).
         skipped: files already left out, carried into the report and manifest.
         progress: called as ``progress(stage, done, total)``.
+        index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages) or
+            "auto" (flat up to HNSW_ABOVE passages, then hnsw).
 
     Returns:
         A BuildReport.
@@ -290,6 +297,7 @@ def build_index_from_documents(
         passages=passages,
         skipped=skipped,
         parser_fingerprint=_parser_fingerprint,
+        faiss_type=faiss_type_for(index_type, len(passages)),
     )
     _write_index(
         index_path,
@@ -439,6 +447,7 @@ def _manifest(
     passages: Sequence[Passage],
     skipped: Sequence[SkippedFile],
     parser_fingerprint: str | None = None,
+    faiss_type: str = "IndexFlatIP",
 ) -> dict[str, Any]:
     settings = {
         "format_version": FORMAT_VERSION,
@@ -447,7 +456,7 @@ def _manifest(
         "max_tokens": max_tokens,
         "model_max_tokens": int(embedder.max_tokens),
         "embed_text": EMBED_TEXT_RULE,
-        "faiss": "IndexFlatIP",
+        "faiss": faiss_type,
     }
     passage_counts = Counter(passage.doc_id for passage in passages)
     by_type: dict[str, dict[str, int]] = {}
@@ -481,6 +490,48 @@ def _manifest(
         "parser_fingerprint": parser_fingerprint,
         "skipped": [asdict(item) for item in skipped],
     }
+
+
+# Index types. Exact search (IndexFlatIP) is kept up to HNSW_ABOVE vectors: it needs no build
+# and has full recall, and benchmarks/RESULTS.md ("FAISS index types at scale") shows a single query
+# stays in milliseconds there; past it HNSW is faster per query, at a build that grows to minutes.
+INDEX_TYPES = ("auto", "flat", "hnsw")
+HNSW_ABOVE = 300_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 128
+
+
+def faiss_type_for(index_type: str, vectors: int) -> str:
+    """The FAISS index class for ``index_type`` ("flat", "hnsw" or "auto": by corpus size).
+
+    Raises:
+        ValueError: an unknown ``index_type``.
+
+    Example:
+        >>> faiss_type_for("auto", 9_281)
+        'IndexFlatIP'
+    """
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+    if index_type == "auto":
+        index_type = "hnsw" if vectors > HNSW_ABOVE else "flat"
+    return "IndexHNSWFlat" if index_type == "hnsw" else "IndexFlatIP"
+
+
+def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
+    """A FAISS index of ``faiss_type`` over ``vectors`` (inner product on normalised rows = cosine)."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if faiss_type == "IndexHNSWFlat":
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH  # stored in the file, so it holds after loading
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,8 +568,7 @@ def _write_index(
     work = parent / f".{index_path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     work.mkdir()
     try:
-        flat = faiss.IndexFlatIP(vectors.shape[1])
-        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        flat = _faiss_index(manifest["settings"]["faiss"], vectors)
         faiss.write_index(flat, str(work / FAISS_FILE))
         _write_lines(work / PASSAGES_FILE, (passage.to_dict() for passage in passages))
         _write_lines(work / DOCUMENTS_FILE, (document.to_dict() for document in documents))
