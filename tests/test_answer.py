@@ -37,6 +37,12 @@ def test_split_sentences_keeps_offsets_and_drops_paragraph_numbers():
         assert text[sentence.start - 100 : sentence.end - 100] == sentence.text
 
 
+def test_split_sentences_drops_list_bullets():
+    assert [s.text for s in split_sentences("- Launching a project to counter ransomware;")] == [
+        "Launching a project to counter ransomware;"
+    ]
+
+
 def test_split_sentences_cuts_long_sentences_at_semicolons():
     text = "; ".join(["States should cooperate on the matter of " + "x" * 150] * 4) + "."
     sentences = split_sentences(text)
@@ -160,3 +166,24 @@ def test_cli_ask_needs_a_question(built_index, fake_models):
     with pytest.raises(SystemExit) as exit_info:
         main(["ask", "--index", str(built_index)])
     assert exit_info.value.code == 2
+
+
+def test_a_repeated_sentence_is_cited_once_from_the_adopted_text(tmp_path):
+    from conftest import make_document
+
+    from aseancyberdocs import build_index_from_documents
+
+    agreed = "Demands that human control is maintained over nuclear command and control systems."
+    built = [
+        make_document("A/C.1/80/L.56", [agreed], doc_type="draft resolution", date="2025-10-16"),
+        make_document("A/RES/80/23", ["Recalling its earlier resolutions,", agreed], date="2025-12-01"),
+        make_document("A/RES/79/99", [agreed], date="2024-12-02"),
+    ]
+    index_dir = tmp_path / "index"
+    build_index_from_documents(
+        [d for d, _ in built], index_dir, embedder=FakeEmbedder(), passages=[p for _, ps in built for p in ps]
+    )
+    answer = loose(open_index(index_dir, embedder=FakeEmbedder()), "human control over nuclear command and control systems", k=5)
+    quoted = [c for c in answer.citations if c.quote == agreed]
+    assert len(quoted) == 1
+    assert quoted[0].doc_id == "A/RES/79/99"  # adopted, and earlier than A/RES/80/23

@@ -18,6 +18,7 @@ markers must point into the same verified evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -55,8 +56,9 @@ NO_ANSWER_TEXT = (
 )
 EMPTY_INDEX_TEXT = "The index holds no passage to quote."
 
-# "1.3. ", "12. ", "(a) ", "(iv) " open numbered paragraphs; they are labels, not words to quote.
-_ENUMERATOR = re.compile(r"(?:\d+(?:\.\d+)*\.|\((?:[a-z]{1,2}|[ivxl]{1,6}|\d{1,2})\))\s+")
+# "1.3. ", "12. ", "(a) ", "(iv) " open numbered paragraphs, "- " and "• " the list items of
+# statements; they are labels, not words to quote.
+_ENUMERATOR = re.compile(r"(?:\d+(?:\.\d+)*\.|\((?:[a-z]{1,2}|[ivxl]{1,6}|\d{1,2})\)|[-\u2022*])\s+")
 # A sentence ends at . ! ? (closing quotes or brackets may follow), then space, then a capital,
 # a digit or an opening quote or bracket.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
@@ -229,25 +231,31 @@ def _choose(
         _Scored(sentence, hit, SENTENCE_WEIGHT * float(sim) + (1 - SENTENCE_WEIGHT) * hit.score)
         for (sentence, hit), sim in zip(candidates, similarity)
     ]
-    # Best first; equal scores (the same sentence in several resolutions) go to the earliest
-    # document, so agreed language is cited where it was first adopted among those retrieved.
-    scored.sort(key=lambda item: (-item.score, item.hit.citation.date or "9999", item.hit.rank, item.sentence.start))
+    scored.sort(key=lambda item: (-item.score, item.hit.rank, item.sentence.start))
+    # One copy of a sentence that several documents repeat word for word (agreed language, a
+    # draft and its adopted resolution): it ranks by its best score, and is cited from an adopted
+    # text rather than a draft, then from the earliest document, where the language was agreed.
+    copies: dict[str, list[_Scored]] = {}
+    for item in scored:
+        copies.setdefault(" ".join(re.findall(r"\w+", item.sentence.text.lower())), []).append(item)
     top = scored[0].score
     chosen: list[_Scored] = []
-    seen: set[str] = set()
     used = 0
-    for item in scored:
-        if len(chosen) >= max_sentences or item.score < top - RELATIVE_CUTOFF:
+    for group in copies.values():
+        best = group[0]
+        if len(chosen) >= max_sentences or best.score < top - RELATIVE_CUTOFF:
             break
-        key = " ".join(re.findall(r"\w+", item.sentence.text.lower()))
-        if key in seen:
+        if chosen and used + len(best.sentence.text) > max_chars:
             continue
-        if chosen and used + len(item.sentence.text) > max_chars:
-            continue
-        seen.add(key)
-        used += len(item.sentence.text)
-        chosen.append(item)
+        cited = min(group, key=_citation_preference)
+        used += len(cited.sentence.text)
+        chosen.append(dataclasses.replace(cited, score=best.score))
     return chosen
+
+
+def _citation_preference(item: _Scored) -> tuple[bool, str, int, int]:
+    """Adopted texts before drafts, then the earliest, then the best ranked."""
+    return (item.hit.doc_type.startswith("draft"), item.hit.citation.date or "9999", item.hit.rank, item.sentence.start)
 
 
 def _citation(n: int, item: _Scored) -> AnswerCitation:
