@@ -38,14 +38,14 @@ def test_hits_are_ranked_cited_and_typed(library):
 def test_scores_are_cosine_similarities(library, embedder):
     query = "share information on ransom payments"
     query_vector = embedder.encode([query])[0]
-    for hit in library.search(query, k=10):
+    for hit in library.search(query, k=10, mode="dense", group=False):
         passage_vector = embedder.encode([embedding_text(hit.passage)])[0]
         assert hit.score == pytest.approx(float(passage_vector @ query_vector), abs=1e-5)
 
 
 def test_the_passage_quoted_verbatim_comes_first(library):
     for passage in library.passages:
-        assert library.search(passage.text, k=1)[0].passage == passage
+        assert library.search(passage.text, k=1, mode="dense")[0].passage == passage
 
 
 def test_dense_candidates_equal_numpy_brute_force(library, embedder):
@@ -124,3 +124,62 @@ def test_search_after_reopen_gives_the_same_hits(built_index):
     first = open_index(built_index, embedder=FakeEmbedder()).search("critical infrastructure", k=5)
     second = open_index(built_index, embedder=FakeEmbedder()).search("critical infrastructure", k=5)
     assert [hit.to_dict() for hit in first] == [hit.to_dict() for hit in second]
+
+
+# --------------------------------------------------------------------------------------------
+# Modes, phrases and symbols
+
+
+def test_hybrid_rrf_score_is_the_sum_of_reciprocal_ranks(library):
+    query = "critical infrastructure ransomware"
+    everything = len(library.passages)
+    dense = [hit.passage.passage_id for hit in library.search(query, k=everything, mode="dense", group=False)]
+    bm25 = [hit.passage.passage_id for hit in library.search(query, k=everything, mode="bm25", group=False)]
+    for hit in library.search(query, k=5, mode="hybrid", group=False, fusion="rrf"):
+        pid = hit.passage.passage_id
+        expected = 1 / (60 + dense.index(pid) + 1) + (1 / (60 + bm25.index(pid) + 1) if pid in bm25 else 0)
+        assert hit.score == pytest.approx(expected)
+        assert hit.scores["fused"] == pytest.approx(expected)
+        assert set(hit.scores) == {"dense", "bm25", "fused"}
+
+
+def test_weighted_fusion_is_available(library):
+    hits = library.search("ransomware payments", k=3, fusion="weighted", group=False)
+    assert hits[0].score == pytest.approx(max(hit.score for hit in hits)) and hits[0].score <= 1.0
+
+
+def test_component_scores_are_the_dense_cosine_and_bm25(library, embedder):
+    from aseancyberdocs.bm25 import bm25_index
+
+    query = "responsible reporting of ICT vulnerabilities"
+    bm25 = bm25_index(library).scores(query)
+    for hit in library.search(query, k=3, group=False):
+        row = library.passages.index(hit.passage)
+        cosine = float(embedder.encode([embedding_text(hit.passage)])[0] @ embedder.encode([query])[0])
+        assert hit.scores["dense"] == pytest.approx(cosine, abs=1e-5)
+        assert hit.scores["bm25"] == pytest.approx(float(bm25[row]))
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_quoted_phrase_keeps_only_passages_holding_it(library, mode):
+    hits = library.search('"KNOWINGLY  allow their territory"', k=10, mode=mode)
+    assert [hit.passage.passage_id for hit in hits] == ["A/RES/73/27#4"]
+
+
+def test_phrase_matching_ignores_hyphenation_and_case(library):
+    hits = library.search('"Capacity building for developing countries"', k=10)
+    assert [hit.passage.passage_id for hit in hits] == ["A/RES/74/28#1"]
+    assert library.search('"not in any passage at all"', k=10) == []
+
+
+def test_symbol_query_lists_the_document_in_order(library):
+    for query in ("A/RES/73/27", "a_res_73_27"):
+        hits = library.search(query, k=10)
+        assert [hit.passage.passage_id for hit in hits] == [f"A/RES/73/27#{n}" for n in range(1, 5)]
+    assert len(library.search("A/RES/73/27", k=2)) == 2
+
+
+@pytest.mark.parametrize(("options", "message"), [({"mode": "sparse"}, "mode must be one of"), ({"fusion": "max"}, "fusion must be")])
+def test_unknown_mode_or_fusion_is_refused(library, options, message):
+    with pytest.raises(ValueError, match=message):
+        library.search("ransomware", **options)

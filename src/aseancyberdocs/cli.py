@@ -33,9 +33,14 @@ example:
 """
 _SEARCH_EXAMPLE = """\
 queries file (for --queries): one JSON object per line, e.g. {"qid": "q1", "query": "ransomware"}
+A query in double quotes must occur word for word ('"knowingly allow their territory"'); a query
+that is a document symbol (A/RES/73/27) lists that document's passages in order. The same text in
+several documents (a draft and its resolution, a paragraph repeated each year) is shown once,
+the other places listed under "also in" (--no-group to list each).
 
 example:
   aseancyberdocs search "norms of responsible State behaviour in the use of ICTs" -k 3
+  aseancyberdocs search "points of contact" --type resolution --since 2020-01-01 --body "First Committee"
   aseancyberdocs search --queries evaluation/queries.jsonl -k 10 --json > run.jsonl
 """
 _INFO_EXAMPLE = """\
@@ -92,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
     build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default="auto",
                        help="FAISS index: exact, HNSW, or by corpus size (default: auto, exact up to 300,000 passages)")
+    build.add_argument("--strict", action="store_true",
+                       help="fail (exit 1, index left as it was) if any file cannot be read")
     build.set_defaults(run=run_build)
 
     search = commands.add_parser(
@@ -107,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--index", metavar="DIR", help=index_help)
     search.add_argument("-k", type=positive_int, default=10, metavar="N", help="number of hits (default: 10)")
     search.add_argument("--json", action="store_true", help="one JSON object per hit and line")
+    search.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid",
+                        help="hybrid (meaning and words fused, default), dense (meaning) or bm25 (words)")
+    search.add_argument("--no-group", dest="group", action="store_false",
+                        help="list every occurrence of repeated language as its own hit")
+    search.add_argument("--type", dest="doc_type", action="append", metavar="TYPE",
+                        help="only this document type, e.g. resolution, 'draft resolution' (repeatable)")
+    search.add_argument("--body", metavar="TEXT", help="only documents whose body contains TEXT, e.g. 'First Committee'")
+    search.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE (YYYY-MM-DD)")
+    search.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE (YYYY-MM-DD)")
+    search.add_argument("--doc", action="append", metavar="ID", help="only this document, by symbol or id (repeatable)")
+    search.add_argument("--where", action="append", metavar="KEY=VALUE", type=_key_value,
+                        help="only documents whose field or metadata KEY equals VALUE (repeatable)")
     search.set_defaults(run=run_search, parser=search)
 
     add_answer_commands(commands, index_help)
@@ -236,27 +255,41 @@ def run_build(args: argparse.Namespace) -> int:
 # search
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    """argparse type: KEY=VALUE."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def run_search(args: argparse.Namespace) -> int:
     from .index import open_index
 
     library = open_index(args.index)
+    options = {
+        "mode": args.mode, "group": args.group, "doc_type": args.doc_type, "body": args.body,
+        "since": args.since, "until": args.until, "doc": args.doc, "where": dict(args.where or ()),
+    }
     if args.query is not None:
-        hits = library.search(args.query, k=args.k)
+        hits = library.search(args.query, k=args.k, **options)
         if args.json:
             for hit in hits:
-                _print_json(hit.to_dict())
+                _print_json({**hit.to_dict(), "mode": args.mode})
         else:
             _print_hits(hits)
         return 0
 
     for number, (qid, query) in enumerate(_read_queries(args.queries)):
         try:
-            hits = library.search(query, k=args.k)
+            hits = library.search(query, k=args.k, **options)
+        except AseanCyberDocsError:
+            raise
         except ValueError as exc:
             raise InputError(f"{args.queries}: query {qid!r}: {exc}") from exc
         if args.json:
             for hit in hits:
-                _print_json({"qid": qid, **hit.to_dict()})
+                _print_json({"qid": qid, **hit.to_dict(), "mode": args.mode})
         else:
             if number:
                 print()
@@ -295,6 +328,9 @@ def _print_hits(hits: Sequence[Any]) -> None:
             " ".join(hit.passage.text.split()), width=100, initial_indent="     ", subsequent_indent="     "
         )
         print(wrapped)
+        if hit.also_in:
+            places = ", ".join(f"{other} ({other.date or 'undated'})" for other in hit.also_in)
+            print(textwrap.fill(f"also in: {places}", width=100, initial_indent="     ", subsequent_indent="       "))
 
 
 def _print_json(data: Any) -> None:

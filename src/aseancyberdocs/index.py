@@ -8,6 +8,8 @@ An index is a self-describing folder of plain files (never a pickle)::
     documents.jsonl      the documents, with their clean text and pages
     cache-vectors.npy    the vector cache: one row per distinct embedded text...
     cache-keys.jsonl     ...keyed by {"model", "sha256"} of that text, so a rebuild embeds only new text
+    bm25-*.npy, bm25-*.json  BM25 over the passages (bm25.py); built from the passages when absent
+    clusters.json        agreed-language cluster id of each passage (grouping.py); likewise
 
 It is built in a hidden sibling folder and swapped in with ``os.replace``, so a crash or an error
 midway leaves the previous index whole.
@@ -575,18 +577,27 @@ def _write_index(
         _write_lines(work / CACHE_KEYS_FILE, ({"model": model, "sha256": key} for key in cache_keys))
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
+        search_files = _write_search_files(work, passages)
         manifest = dict(manifest)
-        manifest["files"] = {name: _sha256_file(work / name) for name in REQUIRED_FILES}
+        manifest["files"] = {name: _sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
         manifest["built"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest["build_seconds"] = round(time.perf_counter() - started, 3)
         (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        for name in (*REQUIRED_FILES, MANIFEST_FILE):
+        for name in (*REQUIRED_FILES, *search_files, MANIFEST_FILE):
             _fsync_file(work / name)
         _fsync_dir(work)
         _swap_in(work, index_path)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _write_search_files(work: Path, passages: Sequence[Passage]) -> list[str]:
+    """BM25 (bm25.py) and the agreed-language clusters (grouping.py); the names of their files."""
+    from .bm25 import write_bm25
+    from .grouping import write_clusters
+
+    return [*write_bm25(work, passages), write_clusters(work, passages)]
 
 
 def _swap_in(work: Path, index_path: Path) -> None:
@@ -865,18 +876,36 @@ class Library:
             self._citations[index] = citation
         return citation
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The ``k`` passages closest in meaning to ``query``, best first.
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        mode: str = "hybrid",
+        group: bool = True,
+        fusion: str | None = None,
+        doc_type: Any = None,
+        body: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        doc: Any = None,
+        where: dict[str, Any] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` passages that best answer ``query``, best first; see ``aseancyberdocs.search.search``.
 
         Raises:
-            ValueError: empty query or ``k < 1``.
+            ValueError: empty query, ``k < 1``, a bad mode or filter value.
+            NoMatchError: the filters leave no passage.
 
         Example:
-            >>> open_index().search("ransomware payments", k=5)  # doctest: +SKIP
+            >>> open_index().search("ransomware payments", k=5, doc_type="joint statement")  # doctest: +SKIP
         """
         from .search import search
 
-        return search(self, query, k=k)
+        return search(
+            self, query, k=k, mode=mode, group=group, fusion=fusion,
+            doc_type=doc_type, body=body, since=since, until=until, doc=doc, where=where,
+        )
 
     def ask(self, question: str, k: int = 8, generator: Any = None) -> Answer:
         """An extractive answer to ``question``: quoted, verified sentences, each cited [n].

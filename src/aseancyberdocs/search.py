@@ -1,24 +1,43 @@
-"""Search an opened index and return cited Hits.
+"""Search an opened index and return cited Hits: dense, BM25 or hybrid, filtered and grouped.
 
-Search runs in two steps so that other retrievers (BM25, hybrid fusion) and filters can slot in:
-a retriever turns a query into ranked ``Candidate``s (passage index and score), then
-``to_hits`` turns candidates into typed, cited ``Hit``s.
+A search runs in steps:
+
+1. filters (document type, body, dates, documents, metadata) give the passages that may be
+   returned, before anything is ranked or cut;
+2. a query that is a document symbol ("A/RES/73/27") returns that document's passages in order;
+   quoted phrases (``"knowingly allow their territory"``) keep only the passages holding them;
+3. a retriever ranks the allowed passages: dense (cosine, FAISS), BM25 (``bm25.py``) or hybrid
+   (both fused, ``fusion.py``);
+4. agreed language is grouped: passages of one near-duplicate cluster (``grouping.py``) become
+   one Hit citing the best-ranked occurrence, the others listed in ``Hit.also_in``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+import re
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date as Date
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .types import Hit
+from .filters import Filters, NoMatchError, allowed, make_filters
+from .types import Citation, Hit
 
 if TYPE_CHECKING:
     from .index import Library
 
 logger = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "bm25")
+FUSIONS = ("rrf", "weighted")
+# Chosen on evaluation/queries.jsonl over the full reference corpus (readme-issue3.md).
+DEFAULT_FUSION = "rrf"
+DENSE_WEIGHT = 0.5  # the weighted fusion's weight on dense; BM25 gets the rest
+FUSION_DEPTH = 100  # passages taken from each retriever before fusing
+GROUP_FETCH = 5  # with grouping, rank k * GROUP_FETCH passages first, then more if too few clusters
 
 
 class Candidate(NamedTuple):
@@ -39,19 +58,36 @@ def check_query(query: str, k: int) -> str:
     return query.strip()
 
 
-def dense_candidates(library: Library, query_vector: np.ndarray, k: int) -> list[Candidate]:
+def dense_candidates(
+    library: Library, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> list[Candidate]:
     """The ``k`` passages whose vectors have the highest inner product (cosine) with ``query_vector``.
 
-    FAISS breaks score ties by passage order, so equal scores keep index order.
+    ``allowed`` (a boolean mask over the passages) restricts the search exactly: FAISS searches
+    only those ids (``IDSelectorBatch``) on a flat index, numpy scores their vectors on others.
+    Score ties keep passage order.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    k = min(k, len(library.passages))
+    ids = None if allowed is None else np.flatnonzero(allowed).astype(np.int64)
+    k = min(k, len(library.passages) if ids is None else len(ids))
     if k == 0:
         return []
     query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
-    scores, indices = library.faiss_index.search(query, k)
-    return [Candidate(int(index), float(score)) for index, score in zip(indices[0], scores[0]) if index >= 0]
+    index = library.faiss_index
+    if ids is None:
+        scores, indices = index.search(query, k)
+        return [Candidate(int(i), float(s)) for i, s in zip(indices[0], scores[0]) if i >= 0]
+    import faiss
+
+    if isinstance(index, faiss.IndexFlat):
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+        scores, indices = index.search(query, k, params=params)
+        return [Candidate(int(i), float(s)) for i, s in zip(indices[0], scores[0]) if i >= 0]
+    # HNSW with a selector may miss allowed passages the graph does not reach: score them all.
+    scores = index.reconstruct_batch(ids) @ query[0]
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [Candidate(int(ids[row]), float(scores[row])) for row in order]
 
 
 def to_hits(library: Library, candidates: Sequence[Candidate]) -> list[Hit]:
@@ -73,25 +109,275 @@ def to_hits(library: Library, candidates: Sequence[Candidate]) -> list[Hit]:
     return hits
 
 
-def search(library: Library, query: str, *, k: int = 10) -> list[Hit]:
-    """The ``k`` passages of ``library`` closest in meaning to ``query`` (dense retrieval).
+
+def search(
+    library: Library,
+    query: str,
+    *,
+    k: int = 10,
+    mode: str = "hybrid",
+    group: bool = True,
+    fusion: str | None = None,
+    doc_type: str | Iterable[str] | None = None,
+    body: str | None = None,
+    since: str | Date | None = None,
+    until: str | Date | None = None,
+    doc: str | Iterable[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> list[Hit]:
+    """The ``k`` passages of ``library`` that best answer ``query``.
 
     Args:
         library: an opened index.
-        query: free text.
-        k: how many hits (at most the number of passages).
+        query: free text; ``"quoted phrases"`` must occur in the passage (case, white space and
+            hyphens aside); a query that is a document symbol or id lists that document's passages.
+        k: how many hits.
+        mode: "hybrid" (dense and BM25 fused), "dense" (cosine of the embeddings) or "bm25".
+        group: show agreed language (the same or nearly the same paragraph in several documents)
+            as one hit, the other occurrences in ``Hit.also_in``.
+        fusion: how hybrid fuses, "rrf" (reciprocal rank, k=60) or "weighted" (min-max
+            normalised scores, ``DENSE_WEIGHT`` on dense); default ``DEFAULT_FUSION``.
+        doc_type: keep these document types ("resolution", "draft resolution", ...).
+        body: keep documents whose body contains this (case-insensitive), e.g. "First Committee".
+        since: keep documents dated on or after this ISO date; undated documents are dropped.
+        until: keep documents dated on or before this ISO date; undated documents are dropped.
+        doc: keep these documents (doc ids or symbols).
+        where: keep documents whose field or metadata ``key`` equals ``value`` (case-insensitive).
 
     Returns:
-        Hits, best first, with 1-based ranks and cosine scores.
+        Hits, best first, with 1-based ranks; ``score`` is the fused score (hybrid), the cosine
+        (dense) or the BM25 score; ``scores`` holds each component.
 
     Raises:
-        ValueError: empty query or ``k < 1``.
+        ValueError: empty query, ``k < 1``, an unknown mode, fusion or doc type, a malformed date.
+        NoMatchError: the filters leave no passage (a ValueError too).
         ModelMismatchError: the library's query encoder is not the index's model.
 
     Example:
-        >>> hits = search(open_index(), "protect critical infrastructure from ICT attacks", k=3)  # doctest: +SKIP
-        >>> str(hits[0].citation)  # doctest: +SKIP
-        'A/RES/73/27, para. 1.6 (p. 4)'
+        >>> hits = search(open_index(), "protect critical infrastructure", k=3, since="2020-01-01")  # doctest: +SKIP
+        >>> str(hits[0].citation), hits[0].scores  # doctest: +SKIP
+        ('A/RES/76/19, para. 2 (p. 2)', {'dense': 0.61, 'bm25': 14.2, 'fused': 0.032})
     """
     query = check_query(query, k)
-    return to_hits(library, dense_candidates(library, library.encode_query(query), k))
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    fusion = DEFAULT_FUSION if fusion is None else fusion
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+    filters = make_filters(library, doc_type=doc_type, body=body, since=since, until=until, doc=doc, where=where)
+    mask = filter_mask = allowed(library, filters)
+
+    document_rows = symbol_rows(library, query)
+    if document_rows is not None:
+        return _document_hits(library, document_rows, mask, filters, k)
+
+    phrases, text = split_phrases(query)
+    if phrases:
+        holding = phrase_mask(library, phrases)
+        mask = holding if mask is None else mask & holding
+        if not mask.any():
+            return []
+        text = text or " ".join(phrases)
+
+    ranker = _Ranker(library, text, mode, fusion, mask)
+    depth = k * GROUP_FETCH if group else k
+    while True:
+        ranked = ranker.top(depth)
+        picked = _collapse(ranked, library, k) if group else ranked[:k]
+        if not group or len(picked) >= k or ranker.complete(depth):
+            break
+        depth *= 4
+    hits = []
+    for rank, (row, score) in enumerate(picked, start=1):
+        passage = library.passages[row]
+        document = library.documents[passage.doc_id]
+        hits.append(
+            Hit(
+                rank=rank,
+                score=score,
+                passage=passage,
+                citation=library.citation(row),
+                doc_type=document.doc_type,
+                source=document.source,
+                scores=ranker.components(row),
+                also_in=_also_in(library, row, filter_mask) if group else (),
+            )
+        )
+    return hits
+
+
+class _Ranker:
+    """Ranks the allowed passages for one query in one mode; keeps what it computed."""
+
+    def __init__(self, library: Library, text: str, mode: str, fusion: str, mask: np.ndarray | None) -> None:
+        self.library = library
+        self.text = text
+        self.mode = mode
+        self.fusion = fusion
+        self.mask = mask
+        self.allowed_count = len(library.passages) if mask is None else int(mask.sum())
+        self._vector: np.ndarray | None = None
+        self._bm25: np.ndarray | None = None
+        self._fused: dict[int, float] = {}
+
+    @property
+    def vector(self) -> np.ndarray:
+        if self._vector is None:
+            self._vector = self.library.encode_query(self.text)
+        return self._vector
+
+    @property
+    def bm25(self) -> np.ndarray:
+        """BM25 scores of every passage (disallowed ones included; ``top`` masks them)."""
+        if self._bm25 is None:
+            from .bm25 import bm25_index
+
+            self._bm25 = bm25_index(self.library).scores(self.text)
+        return self._bm25
+
+    def bm25_top(self, depth: int) -> list[Candidate]:
+        scores = self.bm25 if self.mask is None else np.where(self.mask, self.bm25, 0.0)
+        rows = np.flatnonzero(scores > 0)
+        order = rows[np.argsort(-scores[rows], kind="stable")][:depth]
+        return [Candidate(int(row), float(scores[row])) for row in order]
+
+    def top(self, depth: int) -> list[tuple[int, float]]:
+        """The ``depth`` best passages as (row, score), best first."""
+        if self.mode == "dense":
+            return [tuple(c) for c in dense_candidates(self.library, self.vector, depth, self.mask)]
+        if self.mode == "bm25":
+            return [tuple(c) for c in self.bm25_top(depth)]
+        reach = max(depth, FUSION_DEPTH)
+        dense = dense_candidates(self.library, self.vector, reach, self.mask)
+        sparse = self.bm25_top(reach)
+        from .fusion import rrf, weighted
+
+        if self.fusion == "rrf":
+            fused = rrf({"dense": [c.index for c in dense], "bm25": [c.index for c in sparse]})
+        else:
+            fused = weighted(
+                {"dense": {c.index: c.score for c in dense}, "bm25": {c.index: c.score for c in sparse}},
+                {"dense": DENSE_WEIGHT, "bm25": 1.0 - DENSE_WEIGHT},
+            )
+        self._fused = fused
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:depth]
+
+    def complete(self, depth: int) -> bool:
+        """Whether ``top(depth)`` already ranked every passage that can be ranked."""
+        reach = depth if self.mode != "hybrid" else max(depth, FUSION_DEPTH)
+        return reach >= self.allowed_count
+
+    def components(self, row: int) -> dict[str, float]:
+        """The dense, BM25 and fused scores of passage ``row``, as far as this mode computed them."""
+        scores: dict[str, float] = {}
+        if self._vector is not None:
+            vector = self.library.faiss_index.reconstruct(int(row))
+            scores["dense"] = float(np.dot(vector, self._vector))
+        scores["bm25"] = float(self.bm25[row])
+        if self.mode == "hybrid":
+            scores["fused"] = float(self._fused.get(row, 0.0))
+        return scores
+
+
+def _collapse(ranked: Sequence[tuple[int, float]], library: Library, k: int) -> list[tuple[int, float]]:
+    """The first passage of each agreed-language cluster, in rank order, at most ``k``."""
+    from .grouping import cluster_ids
+
+    ids = cluster_ids(library)
+    seen: set[int] = set()
+    picked = []
+    for row, score in ranked:
+        if ids[row] in seen:
+            continue
+        seen.add(ids[row])
+        picked.append((row, score))
+        if len(picked) == k:
+            break
+    return picked
+
+
+_members: weakref.WeakKeyDictionary[Any, dict[int, list[int]]] = weakref.WeakKeyDictionary()
+
+
+def _also_in(library: Library, row: int, mask: np.ndarray | None) -> tuple[Citation, ...]:
+    """Citations of the other passages of ``row``'s cluster that pass the filters, oldest first."""
+    from .grouping import cluster_ids
+
+    members = _members.get(library)
+    if members is None:
+        members = {}
+        for index, cluster in enumerate(cluster_ids(library)):
+            members.setdefault(cluster, []).append(index)
+        _members[library] = members
+    others = [
+        index
+        for index in members[cluster_ids(library)[row]]
+        if index != row and (mask is None or mask[index])
+    ]
+    citations = [library.citation(index) for index in others]
+    # Undated documents last; then by symbol and place, so the list reads as a history.
+    order = sorted(range(len(others)), key=lambda i: (citations[i].date or "9999", citations[i].doc_id, others[i]))
+    return tuple(citations[i] for i in order)
+
+
+# --------------------------------------------------------------------------------------------
+# Symbol lookups and phrases
+
+_PHRASE = re.compile(r'"([^"]*)"|\u201c([^\u201d]*)\u201d')
+_DASHES = re.compile(r"[\-\u2010-\u2015\u2212]")
+
+
+def symbol_rows(library: Library, query: str) -> list[int] | None:
+    """The passage rows, in document order, of the document whose symbol or id the query is; else None.
+
+    File-name spelling ("A_RES_73_27") and case are accepted.
+    """
+    wanted = query.strip().replace("_", "/").casefold()
+    if " " in wanted:
+        return None
+    for document in library.documents.values():
+        names = {document.doc_id.casefold(), (document.symbol or "").casefold()}
+        if wanted in names:
+            rows = [row for row, passage in enumerate(library.passages) if passage.doc_id == document.doc_id]
+            return sorted(rows, key=lambda row: library.passages[row].start)
+    return None
+
+
+def _document_hits(
+    library: Library, rows: list[int], mask: np.ndarray | None, filters: Filters, k: int
+) -> list[Hit]:
+    kept = [row for row in rows if mask is None or mask[row]]
+    if not kept:
+        raise NoMatchError(f"no passage matches the filters: {filters.describe()}")
+    return to_hits(library, [Candidate(row, 1.0) for row in kept[:k]])
+
+
+def normalise_phrase(text: str) -> str:
+    """Lower case, dashes and soft hyphens as spaces, white space collapsed: how phrases are matched."""
+    text = _DASHES.sub(" ", text.replace("\u00ad", "").lower())
+    return " ".join(text.split())
+
+
+def split_phrases(query: str) -> tuple[list[str], str]:
+    """The quoted phrases of ``query`` and the query without its quote marks.
+
+    Example:
+        >>> split_phrases('"knowingly allow their territory" ICTs')
+        (['knowingly allow their territory'], 'knowingly allow their territory ICTs')
+    """
+    phrases = [normalise_phrase(a or b) for a, b in _PHRASE.findall(query)]
+    phrases = [phrase for phrase in phrases if phrase]
+    text = " ".join(_PHRASE.sub(lambda m: m.group(1) or m.group(2) or "", query).split())
+    return phrases, text
+
+
+_normalised: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+
+
+def phrase_mask(library: Library, phrases: Sequence[str]) -> np.ndarray:
+    """A mask of the passages whose text holds every one of ``phrases`` (already normalised)."""
+    texts = _normalised.get(library)
+    if texts is None:
+        texts = _normalised[library] = [normalise_phrase(passage.text) for passage in library.passages]
+    return np.fromiter((all(phrase in text for phrase in phrases) for text in texts), dtype=bool, count=len(texts))

@@ -1,0 +1,238 @@
+"""BM25 over the passages, with a tokenizer that keeps document symbols and numbers searchable.
+
+Diplomats search by symbol and number as much as by words: "A/RES/73/27", "resolution 75/240",
+"24/7 points of contact", "para. 1.3". A word tokenizer would cut these into "73", "27" and lose
+them; ``tokenize`` keeps the whole token and also emits its parts, so "A/RES/73/27" matches a
+query for "73/27" and for the full symbol.
+
+The scores are bm25s's (Lucene variant, k1=1.5, b=0.75), written into the index folder as plain
+files at build time, never pickled::
+
+    bm25-data.npy  bm25-indices.npy  bm25-indptr.npy   the sparse score matrix (numpy, allow_pickle=False)
+    bm25-vocab.json                                    token -> column
+    bm25-params.json                                   k1, b, method, number of passages, tokenizer version
+
+They are listed with their sha256 in the manifest like every index file, and read on the first
+BM25 search. An index built before BM25 was stored has none of them: BM25 is then built in
+memory from its passages on first use (about 2 s for the reference corpus), so old indexes keep
+working; rebuilding the index stores the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import IndexIntegrityError
+from .passages import embedding_text
+from .types import Passage
+
+if TYPE_CHECKING:
+    from .index import Library
+
+logger = logging.getLogger(__name__)
+
+TOKENIZER_VERSION = 1
+K1 = 1.5
+B = 0.75
+METHOD = "lucene"
+FILES = {
+    "data": "bm25-data.npy",
+    "indices": "bm25-indices.npy",
+    "indptr": "bm25-indptr.npy",
+    "vocab": "bm25-vocab.json",
+    "params": "bm25-params.json",
+}
+
+# A symbol-like token: letters/digits joined by "/" or "." ("a/res/73/27", "a/c.1/80/l.20",
+# "75/240", "24/7", "1.3"); else a plain word. Hyphenated words are split by the word rule.
+_TOKEN = re.compile(r"[^\W_]+(?:[./][^\W_]+)+|[^\W_]+")
+_DASHES = re.compile(r"[\-\u2010-\u2015\u2212\u00ad]")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not of off on once only or other our ours ourselves out over own
+    same she should so some such than that the their theirs them themselves then there these they
+    this those through to too under until up very was we were what when where which while who whom
+    why will with would you your yours yourself yourselves""".split()
+)
+
+
+def _stem(word: str) -> str:
+    """A light English plural stemmer: "States" -> "state", "activities" -> "activity"."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens of ``text``: lower case, stopwords out, symbols kept whole and in parts.
+
+    "not" is a stopword here although it matters in norms: BM25 cannot use it (it is in most
+    passages); phrase queries are the way to ask for it.
+
+    Example:
+        >>> tokenize("A/RES/73/27, para. 1.3: 24/7 points")
+        ['a/res/73/27', 'res', '73', '27', 'res/73/27', '73/27', 'para', '1.3', '1', '3', '24/7', '24', '7', 'point']
+    """
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(_DASHES.sub(" ", text.lower())):
+        token = match.group()
+        if "/" in token or "." in token:
+            tokens.append(token)
+            parts = token.split("/")
+            for part in parts:
+                if "." in part:
+                    if len(parts) > 1:
+                        tokens.append(part)
+                    tokens.extend(piece for piece in part.split(".") if piece not in STOPWORDS)
+                elif part not in STOPWORDS:
+                    tokens.append(part)
+            # Trailing runs, so "73/27" and "res/73/27" find "a/res/73/27".
+            tokens.extend("/".join(parts[i:]) for i in range(1, len(parts) - 1))
+        elif token not in STOPWORDS:
+            tokens.append(_stem(token))
+    return tokens
+
+
+def passage_text(passage: Passage) -> str:
+    """The text of a passage that BM25 indexes: the same as is embedded (context, then text)."""
+    return embedding_text(passage)
+
+
+class BM25Index:
+    """BM25 scores of every passage for a query, over bm25s's sparse score matrix."""
+
+    def __init__(self, retriever: Any) -> None:
+        self.retriever = retriever
+        self.vocab: dict[str, int] = retriever.vocab_dict
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage]) -> BM25Index:
+        """Index the passages (row i of the scores is passage i)."""
+        import bm25s
+
+        retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
+        retriever.index([tokenize(passage_text(passage)) for passage in passages], show_progress=False)
+        return cls(retriever)
+
+    def __len__(self) -> int:
+        return int(self.retriever.scores["num_docs"])
+
+    def scores(self, query: str) -> np.ndarray:
+        """The BM25 score of every passage for ``query`` (float32, 0 where no token matches)."""
+        ids = sorted({self.vocab[token] for token in tokenize(query) if token in self.vocab and token})
+        if not ids:
+            return np.zeros(len(self), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def save(self, folder: Path) -> list[str]:
+        """Write the BM25 files into ``folder``; their names."""
+        self.retriever.save(
+            folder,
+            data_name=FILES["data"],
+            indices_name=FILES["indices"],
+            indptr_name=FILES["indptr"],
+            vocab_name=FILES["vocab"],
+            params_name=FILES["params"],
+            allow_pickle=False,
+            show_progress=False,
+        )
+        params_path = folder / FILES["params"]
+        params = json.loads(params_path.read_text(encoding="utf-8"))
+        params["tokenizer_version"] = TOKENIZER_VERSION
+        params_path.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+        return list(FILES.values())
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> BM25Index:
+        """Read the BM25 files from their bytes (no pickle; numpy refuses object arrays)."""
+        import bm25s
+
+        params = json.loads(files["params"])
+        retriever = bm25s.BM25(k1=params["k1"], b=params["b"], method=params["method"])
+        retriever.scores = {
+            name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("data", "indices", "indptr")
+        }
+        retriever.scores["num_docs"] = int(params["num_docs"])
+        retriever.vocab_dict = json.loads(files["vocab"])
+        retriever.nonoccurrence_array = None  # only the bm25l and bm25+ methods have one
+        return cls(retriever)
+
+
+def write_bm25(folder: Path, passages: Sequence[Passage]) -> list[str]:
+    """Build BM25 over ``passages`` and write its files into the index folder ``folder``; their names."""
+    return BM25Index.build(passages).save(folder)
+
+
+def index_file_bytes(library: Library, name: str) -> bytes | None:
+    """The bytes of index file ``name``, checked against the manifest; None when it lists no such file.
+
+    Raises:
+        IndexIntegrityError: the file is missing or changed since the index was opened.
+    """
+    expected = library.manifest.get("files", {}).get(name)
+    if expected is None:
+        return None
+    # open_index keeps the bytes it checked, so a build swapping a new index in meanwhile cannot
+    # mix its files with the ones opened.
+    data = getattr(library, "_file_bytes", {}).pop(name, None)
+    if data is not None:
+        return data
+    try:
+        data = (library.index_dir / name).read_bytes()
+    except OSError as exc:
+        raise IndexIntegrityError(f"{library.index_dir}: cannot read {name}: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise IndexIntegrityError(
+            f"{library.index_dir}: {name} has changed since the index was opened (rebuilt meanwhile?): open it again"
+        )
+    return data
+
+
+_cache: weakref.WeakKeyDictionary[Any, BM25Index] = weakref.WeakKeyDictionary()
+
+
+def bm25_index(library: Library) -> BM25Index:
+    """The BM25 index of ``library``: read from its files on first use, or built from its passages.
+
+    Raises:
+        IndexIntegrityError: a BM25 file changed since the index was opened, or does not fit the passages.
+    """
+    index = _cache.get(library)
+    if index is None:
+        names = FILES.values()
+        if all(library.manifest.get("files", {}).get(name) is None for name in names):
+            logger.info("%s holds no BM25 files: building BM25 from its passages", library.index_dir)
+            index = BM25Index.build(library.passages)
+        else:
+            files = {}
+            for key, name in FILES.items():
+                data = index_file_bytes(library, name)
+                if data is None:
+                    raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
+                files[key] = data
+            try:
+                index = BM25Index.from_files(files)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexIntegrityError(f"{library.index_dir}: unreadable BM25 files: {exc}") from exc
+            if len(index) != len(library.passages):
+                raise IndexIntegrityError(
+                    f"{library.index_dir}: BM25 holds {len(index)} passages, the index {len(library.passages)}"
+                )
+        _cache[library] = index
+    return index

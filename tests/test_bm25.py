@@ -1,0 +1,101 @@
+"""BM25: a tokenizer that keeps symbols and numbers, the index files, old indexes without them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import FakeEmbedder
+
+from aseancyberdocs.bm25 import FILES, BM25Index, bm25_index, passage_text, tokenize
+from aseancyberdocs.errors import IndexIntegrityError
+from aseancyberdocs.index import MANIFEST_FILE, open_index
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Recalling A/RES/73/27 of 5 December 2018", {"a/res/73/27", "73/27", "res/73/27", "73", "27"}),
+        ("resolution 75/240", {"75/240", "75", "240"}),
+        ("a 24/7 point of contact", {"24/7", "24", "7", "point", "contact"}),
+        ("para. 1.3 of the report", {"1.3", "1", "3", "para", "report"}),
+        ("draft A/C.1/80/L.20", {"a/c.1/80/l.20", "c.1", "80", "l.20", "80/l.20"}),
+    ],
+)
+def test_tokenizer_keeps_symbols_and_their_parts(text, kept):
+    assert kept <= set(tokenize(text))
+
+
+def test_tokenizer_lowercases_drops_stopwords_and_splits_hyphens():
+    assert tokenize("The States and the capacity-building of THEIR Activities") == [
+        "state", "capacity", "building", "activity",
+    ]
+
+
+def test_symbol_query_finds_the_passage_that_cites_it(library_with_symbols):
+    index = bm25_index(library_with_symbols)
+    scores = index.scores("73/27")
+    best = library_with_symbols.passages[int(np.argmax(scores))]
+    assert "A/RES/73/27" in best.text
+    assert scores[[i for i, p in enumerate(library_with_symbols.passages) if "73/27" not in p.text]].max() == 0
+
+
+def test_scores_equal_a_fresh_index(built_index, embedder):
+    library = open_index(built_index, embedder=embedder)
+    stored = bm25_index(library).scores("critical infrastructure ransomware")
+    fresh = BM25Index.build(library.passages).scores("critical infrastructure ransomware")
+    np.testing.assert_allclose(stored, fresh, rtol=1e-6)
+    assert stored.max() > 0
+
+
+def test_bm25_files_are_listed_with_hashes_and_hold_no_pickle(built_index):
+    manifest = json.loads((built_index / MANIFEST_FILE).read_text())
+    for name in FILES.values():
+        assert name in manifest["files"]
+        if name.endswith(".npy"):
+            np.load(built_index / name, allow_pickle=False)  # raises on object (pickled) arrays
+    assert "clusters.json" in manifest["files"]
+
+
+def test_an_altered_bm25_file_is_an_integrity_error(built_index):
+    vocab = built_index / FILES["vocab"]
+    vocab.write_text(vocab.read_text().replace("{", '{"injected": 0, ', 1))
+    with pytest.raises(IndexIntegrityError, match="bm25-vocab.json"):
+        open_index(built_index)
+
+
+def test_an_index_without_bm25_files_builds_bm25_from_its_passages(built_index, embedder):
+    manifest_path = built_index / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    before = open_index(built_index, embedder=embedder).search("ransomware payments", k=3, mode="bm25")
+    for name in FILES.values():
+        del manifest["files"][name]
+        (built_index / name).unlink()
+    manifest_path.write_text(json.dumps(manifest))
+    library = open_index(built_index, embedder=embedder)
+    after = library.search("ransomware payments", k=3, mode="bm25")
+    assert [hit.to_dict() for hit in after] == [hit.to_dict() for hit in before]
+
+
+def test_bm25_indexes_the_context_with_the_text(built_index, embedder):
+    library = open_index(built_index, embedder=embedder)
+    assert all(passage_text(p).endswith(p.text) for p in library.passages)
+
+
+@pytest.fixture
+def library_with_symbols(tmp_path):
+    from conftest import make_document
+
+    from aseancyberdocs.index import build_index_from_documents
+
+    document, passages = make_document(
+        "A/RES/74/28",
+        [
+            "Recalling its resolution A/RES/73/27 of 5 December 2018,",
+            "Welcoming the report of the Group of Governmental Experts,",
+            "Decides to include the item in the provisional agenda of its seventy-fifth session.",
+        ],
+    )
+    build_index_from_documents([document], tmp_path / "index", embedder=FakeEmbedder(), passages=passages)
+    return open_index(tmp_path / "index", embedder=FakeEmbedder())

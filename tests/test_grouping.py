@@ -1,0 +1,77 @@
+"""Agreed language: near-duplicate clusters, and search showing each cluster once with also_in."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import NORMS, FakeEmbedder, make_document
+
+from aseancyberdocs.grouping import THRESHOLD, clusters, jaccard, normalised_words, shingles, similar_pairs
+from aseancyberdocs.index import build_index_from_documents, open_index
+
+TERRITORY = NORMS[3]
+
+
+def test_number_words_and_dashes_do_not_make_text_different():
+    a = "Decides to include in the provisional agenda of its seventy-ninth session the non‑proliferation item"
+    b = "Decides to include in the provisional agenda of its eightieth session the non-proliferation item"
+    assert normalised_words(a) == normalised_words(b)
+    assert jaccard(shingles(a), shingles(b)) == 1.0
+
+
+def test_digits_stay_substance():
+    assert jaccard(shingles("Recalling its resolution 73/27,"), shingles("Recalling its resolution 74/28,")) < THRESHOLD
+
+
+def test_similar_pairs_equal_brute_force():
+    texts = [TERRITORY, TERRITORY.replace("States", "A State"), NORMS[0], NORMS[0] + " and more words here",
+             "unrelated words entirely", TERRITORY.upper()]
+    brute = sorted(
+        (i, j, jaccard(shingles(texts[i]), shingles(texts[j])))
+        for i in range(len(texts)) for j in range(i + 1, len(texts))
+        if jaccard(shingles(texts[i]), shingles(texts[j])) >= 0.5
+    )
+    assert similar_pairs(texts, 0.5) == brute
+
+
+def test_clusters_are_connected_components():
+    assert clusters(["a b c d e", "x y z w", "A b c d e", "x y z w"]) == [0, 1, 0, 1]
+
+
+@pytest.fixture
+def library(tmp_path):
+    built = [
+        make_document("A/RES/70/237", ["Welcoming the report of the Group.", TERRITORY], date="2015-12-23"),
+        make_document("A/C.1/80/L.20", [TERRITORY, "Decides to convene a new working group."],
+                      doc_type="draft resolution", date="2025-10-10"),
+        make_document("A/RES/80/16", [TERRITORY.replace("ICTs", "ICTs,"), "Decides to convene a new working group."],
+                      date="2025-12-01"),
+        make_document("A/RES/73/27", NORMS[:3], date="2018-12-05"),
+    ]
+    build_index_from_documents([d for d, _ in built], tmp_path / "index", embedder=FakeEmbedder(),
+                               passages=[p for _, ps in built for p in ps])
+    return open_index(tmp_path / "index", embedder=FakeEmbedder())
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_repeated_language_is_one_hit_listing_the_others(library, mode):
+    hits = library.search("knowingly allow their territory wrongful acts", k=3, mode=mode)
+    texts = [" ".join(hit.text.split()) for hit in hits]
+    assert sum("knowingly allow their territory" in text for text in texts) == 1
+    first = next(hit for hit in hits if "knowingly allow" in hit.text)
+    places = {first.passage.doc_id} | {other.doc_id for other in first.also_in}
+    assert places == {"A/RES/70/237", "A/C.1/80/L.20", "A/RES/80/16"}
+    assert [other.date for other in first.also_in] == sorted(other.date for other in first.also_in)
+    assert len({hit.passage.passage_id for hit in hits}) == len(hits) == 3
+    data = first.to_dict()
+    assert {item["doc_id"] for item in data["also_in"]} == places - {first.passage.doc_id}
+
+
+def test_no_group_lists_each_occurrence(library):
+    hits = library.search("knowingly allow their territory wrongful acts", k=3, group=False)
+    assert sum("knowingly allow" in hit.text for hit in hits) == 3
+    assert all(not hit.also_in for hit in hits)
+
+
+def test_also_in_lists_every_occurrence_passing_the_filters(library):
+    hit = library.search("knowingly allow their territory", k=1, since="2025-01-01")[0]
+    assert {hit.passage.doc_id, *(o.doc_id for o in hit.also_in)} == {"A/C.1/80/L.20", "A/RES/80/16"}
