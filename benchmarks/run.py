@@ -265,15 +265,18 @@ def stage_scale(args: argparse.Namespace, work: Path, results: dict[str, Any]) -
                          "p95_query_ms": percentile(singles, 95) * 1000, "recall@10": float(np.mean(found))}
 
         # HNSW build grows ~ n log n: skip sizes whose build would overrun the budget
-        previous = table[-1].get("hnsw") if table else None
-        predicted = previous["build_s"] * size / table[-1]["vectors"] * 1.2 if previous else 0
+        previous = table[-1].get("hnsw", {}) if table else {}
+        if table and "build_s" not in previous:
+            predicted = float("inf")  # the smaller size was already over budget
+        else:
+            predicted = previous["build_s"] * size / table[-1]["vectors"] * 1.2 if previous else 0
         if predicted <= hnsw_budget:
             hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
             hnsw.hnsw.efConstruction = 40
             hnsw.hnsw.efSearch = 64
             measure(hnsw, "hnsw")
         else:
-            row["hnsw"] = {"skipped": f"predicted build {predicted:.0f} s > budget {hnsw_budget:.0f} s"}
+            row["hnsw"] = {"skipped": f"predicted build > budget {hnsw_budget:.0f} s"}
         nlist = int(4 * np.sqrt(size))
         quantizer = faiss.IndexFlatIP(dim)
         ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
