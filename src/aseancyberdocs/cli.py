@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "build",
         help="index PDF, text and Markdown files",
-        description="Read the source files (.pdf, .txt, .md; folders are searched recursively), split them "
+        description="Read the source files (.pdf, .txt, .md, .html; folders are searched recursively), split them "
         "into labelled passages, embed them and write the index. Unreadable files are skipped and listed. "
         "Texts embedded by the previous build are not embedded again.",
         epilog=_BUILD_EXAMPLE,
@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=run_info)
     _add_eval_command(commands, index_help)
+    add_corpus_commands(commands)
     return parser
 
 
@@ -226,6 +227,7 @@ def run_build(args: argparse.Namespace) -> int:
             model=args.model,
             max_tokens=args.max_tokens,
             progress=progress,
+            strict=args.strict,
             index_type=args.index_type,
         )
     finally:

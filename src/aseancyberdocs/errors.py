@@ -12,8 +12,8 @@ class DocumentError(AseanCyberDocsError):
 
     def __init__(self, path: object, message: str) -> None:
         self.path = str(path)
-        self.reason = message
-        super().__init__(f"{self.path}: {message}")
+        self.reason = " ".join(message.split())  # one line: parser messages (YAML, pypdf) span several
+        super().__init__(f"{self.path}: {self.reason}")
 
 
 class DocumentParseError(DocumentError):
@@ -22,6 +22,14 @@ class DocumentParseError(DocumentError):
 
 class EmptyDocumentError(DocumentError):
     """The file holds no text (an empty file, or a PDF with no text layer: scanned?)."""
+
+
+class SkippedFilesError(AseanCyberDocsError):
+    """A strict build met files it could not read; ``skipped`` lists them. The index was not written."""
+
+    def __init__(self, message: str, skipped: tuple = ()) -> None:
+        self.skipped = tuple(skipped)
+        super().__init__(message)
 
 
 class CatalogError(AseanCyberDocsError):

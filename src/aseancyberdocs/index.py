@@ -42,6 +42,7 @@ from .errors import (
     IndexNotFoundError,
     IndexVersionError,
     ModelMismatchError,
+    SkippedFilesError,
 )
 from .passages import embedding_text
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
@@ -117,11 +118,12 @@ def build_index(
     catalog: Any = None,
     progress: Progress | None = None,
     index_type: str = "auto",
+    strict: bool = False,
 ) -> BuildReport:
     """Read the source files under ``paths`` and write an index to ``index_dir``.
 
-    A file that cannot be read (``DocumentError``) is skipped and listed in the report; the
-    build goes on. Vectors of passages whose text is unchanged are taken from the previous
+    A file that cannot be read is skipped and listed in the report (with ``strict``, it is an
+    error and the index is left as it was); the build goes on. Vectors of passages whose text is unchanged are taken from the previous
     index's cache instead of being embedded again.
 
     Args:
@@ -134,12 +136,14 @@ def build_index(
         progress: called as ``progress(stage, done, total)``.
         index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages) or
             "auto" (flat up to HNSW_ABOVE passages, then hnsw).
+        strict: raise SkippedFilesError, before writing anything, if any file was skipped.
 
     Returns:
         A BuildReport.
 
     Raises:
         EmptyIndexError: no source file, or none that could be read.
+        SkippedFilesError: ``strict`` and a file was skipped.
         ModelLoadError: the model cannot be loaded.
 
     Example:
@@ -181,6 +185,9 @@ def build_index(
         except DocumentError as exc:
             logger.warning("skipped %s: %s", exc.path, exc.reason)
             skipped.append(SkippedFile(exc.path, exc.reason))
+        except Exception as exc:  # a reader bug on odd input must not stop the whole build
+            logger.exception("skipped %s: unexpected error", path)
+            skipped.append(SkippedFile(str(path), f"unexpected error ({type(exc).__name__}: {' '.join(str(exc).split())})"))
         else:
             if document.doc_id in seen:
                 reason = f"duplicate doc_id {document.doc_id!r}, already read from {seen[document.doc_id]}"
@@ -193,6 +200,12 @@ def build_index(
                     reused[document.doc_id] = previous[1]
         if progress is not None:
             progress("read", done, len(files))
+    if strict and skipped:
+        listed = "; ".join(f"{item.path}: {item.reason}" for item in skipped[:5])
+        more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        raise SkippedFilesError(
+            f"strict build: {len(skipped)} of {len(files)} files skipped, index not written ({listed}{more})", skipped
+        )
 
     from .passages import make_passages
 
@@ -602,6 +615,11 @@ def _write_search_files(work: Path, passages: Sequence[Passage]) -> list[str]:
 
 def _swap_in(work: Path, index_path: Path) -> None:
     parent = work.parent
+    if index_path.exists() and _exchange(work, index_path):
+        # One atomic step: a reader sees the old folder or the new one, never no index.
+        _fsync_dir(parent)
+        shutil.rmtree(work, ignore_errors=True)  # now the previous index
+        return
     if index_path.exists():
         aside = parent / f".{index_path.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
         os.replace(index_path, aside)
@@ -610,6 +628,22 @@ def _swap_in(work: Path, index_path: Path) -> None:
     else:
         os.replace(work, index_path)
     _fsync_dir(parent)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # glibc older than 2.28, musl
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return result == 0
 
 
 def _remove_stale(index_path: Path) -> None:
@@ -711,6 +745,30 @@ def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None
         >>> library.search("norms of responsible State behaviour", k=3)[0].citation  # doctest: +SKIP
     """
     index_path = Path(index_dir) if index_dir is not None else default_index_dir()
+    for attempt in range(3):
+        before = _folder_id(index_path)
+        try:
+            library = _open_once(index_path)
+        except (IndexIntegrityError, IndexNotFoundError, OSError):
+            # A build swapped a new index in while this one was read: read again, the new one whole.
+            if attempt == 2 or before is None or _folder_id(index_path) == before:
+                raise
+            continue
+        if embedder is not None:
+            library.embedder = embedder
+        return library
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _folder_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _open_once(index_path: Path) -> Library:
     manifest_path = index_path / MANIFEST_FILE
     if not manifest_path.is_file():
         raise IndexNotFoundError(
@@ -728,12 +786,15 @@ def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None
             f"{index_path} is an index of format version {version!r}; aseancyberdocs {__version__} "
             f"reads version {FORMAT_VERSION}: rebuild it with `aseancyberdocs build`"
         )
-    _verify_files(index_path, manifest)
+    _check_manifest_fields(manifest_path, manifest)
+    # Files are parsed from the very bytes whose hash was checked: a build replacing the index
+    # meanwhile makes the check fail (and open_index read again), never a mix of two builds.
+    snapshot = _verify_files(index_path, manifest)
     documents = {
         document.doc_id: document
-        for document in (Document.from_dict(record) for record in _read_lines(index_path / DOCUMENTS_FILE))
+        for document in _records(Document, snapshot[DOCUMENTS_FILE], index_path / DOCUMENTS_FILE)
     }
-    passages = [Passage.from_dict(record) for record in _read_lines(index_path / PASSAGES_FILE)]
+    passages = list(_records(Passage, snapshot[PASSAGES_FILE], index_path / PASSAGES_FILE))
     counts = manifest.get("counts", {})
     if len(passages) != counts.get("passages") or len(passages) != counts.get("vectors"):
         raise IndexIntegrityError(
@@ -745,26 +806,55 @@ def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None
             f"{index_path}: {len(documents)} documents, but the manifest counts {counts.get('documents')}"
         )
     library = Library(index_path, manifest, documents, passages)
-    if embedder is not None:
-        library.embedder = embedder
+    library._faiss_bytes = snapshot[FAISS_FILE]
     return library
 
 
-def _verify_files(index_path: Path, manifest: dict[str, Any]) -> None:
+def _check_manifest_fields(manifest_path: Path, manifest: dict[str, Any]) -> None:
+    """The fields later code relies on, so a tampered manifest is an integrity error, not a crash."""
+    model = manifest.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        raise IndexIntegrityError(f"{manifest_path}: the manifest names no embedding model")
+    if isinstance(model.get("dimension"), bool) or not isinstance(model.get("dimension"), int) or model["dimension"] < 1:
+        raise IndexIntegrityError(f"{manifest_path}: the manifest gives no valid vector dimension")
+    if not isinstance(manifest.get("counts"), dict):
+        raise IndexIntegrityError(f"{manifest_path}: the manifest gives no counts")
+
+
+def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes]:
+    """Check every listed file against its sha256; the bytes of the files ``open_index`` parses."""
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexIntegrityError(f"{index_path}: the manifest lists no files")
     for name in REQUIRED_FILES:
         if name not in files:
             raise IndexIntegrityError(f"{index_path}: the manifest does not list {name}")
+    snapshot: dict[str, bytes] = {}
     for name, expected in files.items():
         path = index_path / name
         if Path(name).name != name:
             raise IndexIntegrityError(f"{index_path}: the manifest names a file outside the index: {name!r}")
         if not path.is_file():
             raise IndexIntegrityError(f"{index_path}: {name} is missing")
-        if _sha256_file(path) != expected:
+        if name in (FAISS_FILE, PASSAGES_FILE, DOCUMENTS_FILE):
+            snapshot[name] = path.read_bytes()
+            digest = hashlib.sha256(snapshot[name]).hexdigest()
+        else:
+            digest = _sha256_file(path)
+        if digest != expected:
             raise IndexIntegrityError(f"{index_path}: {name} has changed since the build (sha256 differs)")
+    return snapshot
+
+
+def _records(kind: Any, data: bytes, path: Path) -> Iterable[Any]:
+    """``kind.from_dict`` of each JSON line; an IndexIntegrityError names the line of a bad record."""
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield kind.from_dict(json.loads(line))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise IndexIntegrityError(f"{path}:{number}: not a valid {kind.__name__.lower()} record: {exc}") from exc
 
 
 def _read_lines(path: Path) -> Iterable[dict[str, Any]]:
@@ -802,6 +892,7 @@ class Library:
         self.passages = passages
         self._embedder: Embedder | None = None
         self._faiss: Any = None
+        self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
         self._citations: dict[int, Citation] = {}
 
     def __repr__(self) -> str:
@@ -841,7 +932,19 @@ class Library:
         if self._faiss is None:
             import faiss
 
-            flat = faiss.read_index(str(self.index_dir / FAISS_FILE))
+            # Read the bytes once and check them against the manifest read at open time: a build
+            # may have swapped in a new index since, and its vectors must not meet these passages.
+            data = self._faiss_bytes if self._faiss_bytes is not None else (self.index_dir / FAISS_FILE).read_bytes()
+            if hashlib.sha256(data).hexdigest() != self.manifest["files"][FAISS_FILE]:
+                raise IndexIntegrityError(
+                    f"{self.index_dir}: {FAISS_FILE} has changed since the index was opened "
+                    "(rebuilt meanwhile?): open it again"
+                )
+            try:
+                flat = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            except RuntimeError as exc:  # FAISS reports a malformed file this way
+                raise IndexIntegrityError(f"{self.index_dir}: {FAISS_FILE} is not a FAISS index: {exc}") from exc
+            self._faiss_bytes = None
             if flat.ntotal != len(self.passages) or flat.d != int(self.manifest["model"]["dimension"]):
                 raise IndexIntegrityError(
                     f"{self.index_dir}: {FAISS_FILE} holds {flat.ntotal} vectors of dimension {flat.d}, "

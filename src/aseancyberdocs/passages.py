@@ -105,20 +105,25 @@ def _split(text: str, paragraph: Paragraph, max_tokens: int, count: TokenCounter
     for chunk in splitter.split_text(body):
         # Chunks come in order and do not overlap: look for each one after the previous.
         found = body.find(chunk, cursor)
-        if found < 0:
-            found = _find_loose(body, chunk, cursor)
-        spans.append((paragraph.start + found, paragraph.start + found + len(chunk)))
-        cursor = found + len(chunk)
+        if found >= 0 and not re.search(r"\w", body[cursor:found]):
+            start, end = found, found + len(chunk)
+        else:  # altered, or found further on than the next words (UN texts repeat themselves)
+            start, end = _find_loose(body, chunk, cursor)
+        spans.append((paragraph.start + start, paragraph.start + end))
+        cursor = end
     return _merge_tiny(spans, text, count)
 
 
-def _find_loose(body: str, chunk: str, cursor: int) -> int:
-    """Where a chunk starts when the splitter changed its white space (it never should)."""
-    pattern = r"\s+".join(re.escape(word) for word in chunk.split())
-    match = re.compile(pattern).search(body, cursor)
-    if match is None:
-        raise RuntimeError(f"split part not found in its paragraph: {chunk[:60]!r}")
-    return match.start()
+def _find_loose(body: str, chunk: str, cursor: int) -> tuple[int, int]:
+    """Where a chunk lies when the splitter changed it (its white space; a separator such as the
+    ";" of "x ; ; y" repeated in two chunks): its words, in order after ``cursor``, with only
+    spaces and punctuation between them."""
+    words = [word for word in chunk.split() if re.search(r"\w", word)]
+    if words:
+        match = re.compile(r"\W+".join(re.escape(word) for word in words)).search(body, cursor)
+        if match is not None:
+            return match.start(), match.end()
+    raise RuntimeError(f"split part not found in its paragraph: {chunk[:60]!r}")
 
 
 def _merge_tiny(spans: list[tuple[int, int]], text: str, count: TokenCounter) -> list[tuple[int, int]]:

@@ -55,7 +55,8 @@ def check_query(query: str, k: int) -> str:
         raise ValueError(f"k must be >= 1, got {k}")
     if not isinstance(query, str) or not query.strip():
         raise ValueError(f"the query is empty: {query!r}")
-    return query.strip()
+    # Undecodable bytes of a command line arrive as lone surrogates, which tokenizers refuse.
+    return query.strip().encode("utf-8", "replace").decode("utf-8")
 
 
 def dense_candidates(
