@@ -74,7 +74,8 @@ def library_configurations(library: Any) -> list[tuple[str, dict[str, Any]]]:
     for mode in modes:
         base = {"mode": mode} if mode else {}
         name = mode or "dense"
-        configurations.append((name, base))
+        # search() may group by default: ask for ungrouped hits explicitly
+        configurations.append((name, {**base, group: False} if group else base))
         if group:
             configurations.append((f"{name} + grouping", {**base, group: True}))
     return configurations

@@ -617,7 +617,8 @@ def _add_eval_command(commands: Any, index_help: str) -> None:
     evaluate.add_argument("--queries", metavar="FILE", help="labelled queries (default: evaluation/queries.jsonl)")
     evaluate.add_argument("--index", metavar="DIR", help=index_help)
     evaluate.add_argument("--mode", metavar="MODE", help="search mode, when search has modes (dense, bm25, hybrid)")
-    evaluate.add_argument("--group", action="store_true", help="group agreed language, when search can")
+    evaluate.add_argument("--group", action=argparse.BooleanOptionalAction, default=None,
+                          help="group agreed language or not (default: search's own default)")
     evaluate.add_argument("-k", type=positive_int, default=10, metavar="N", help="hits per query (default: 10)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=run_eval)
@@ -628,7 +629,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from .index import open_index
 
     library = open_index(args.index)
-    report = evaluate(library, args.queries, mode=args.mode, k=args.k, group=args.group or None)
+    report = evaluate(library, args.queries, mode=args.mode, k=args.k, group=args.group)
     if args.json:
         _print_json(report.to_dict())
         return 0

@@ -393,8 +393,8 @@ def evaluate(
     run = run_library(library, queries, k=k, mode=mode, group=group)
     seconds = time.perf_counter() - started
     name = mode or "default"
-    if group:
-        name += "+group"
+    if group is not None:
+        name += " + grouping" if group else " ungrouped"
     return judge_run(queries, run, system=name, gold_pages=gold_pages(library, queries), k=k, seconds=seconds)
 
 
