@@ -807,6 +807,10 @@ def _open_once(index_path: Path) -> Library:
         )
     library = Library(index_path, manifest, documents, passages)
     library._faiss_bytes = snapshot[FAISS_FILE]
+    # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes).
+    library._file_bytes = {
+        name: data for name, data in snapshot.items() if name not in (PASSAGES_FILE, DOCUMENTS_FILE, FAISS_FILE)
+    }
     return library
 
 
@@ -836,7 +840,7 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
             raise IndexIntegrityError(f"{index_path}: the manifest names a file outside the index: {name!r}")
         if not path.is_file():
             raise IndexIntegrityError(f"{index_path}: {name} is missing")
-        if name in (FAISS_FILE, PASSAGES_FILE, DOCUMENTS_FILE):
+        if name not in (CACHE_VECTORS_FILE, CACHE_KEYS_FILE):  # the files a reader parses (the cache is for builds)
             snapshot[name] = path.read_bytes()
             digest = hashlib.sha256(snapshot[name]).hexdigest()
         else:
