@@ -30,7 +30,9 @@ from .errors import (  # noqa: E402
     IndexVersionError,
     ModelLoadError,
     ModelMismatchError,
+    NoMatchError,
     QuoteVerificationError,
+    SkippedFilesError,
 )
 from .index import (  # noqa: E402
     BuildReport,
@@ -62,10 +64,12 @@ __all__ = [
     "Library",
     "ModelLoadError",
     "ModelMismatchError",
+    "NoMatchError",
     "Page",
     "Passage",
     "Precedent",
     "QuoteVerificationError",
+    "SkippedFilesError",
     "SkippedFile",
     "__version__",
     "build_index",

@@ -2,7 +2,8 @@
 
 The answer is made only of sentences taken verbatim from retrieved passages:
 
-1. dense retrieval of ``k`` passages for the question (cosine scores, comparable across queries);
+1. hybrid retrieval of ``k`` passages for the question, each then scored by its cosine with the
+   question (comparable across queries);
 2. the passages are split into sentences with exact offsets into the document text, and each
    sentence is scored ``SENTENCE_WEIGHT * cos(question, sentence) + (1 - SENTENCE_WEIGHT) * passage score``;
 3. if the best sentence scores below ``NO_ANSWER_THRESHOLD`` the question is not answered;
@@ -187,13 +188,21 @@ def ask(
         >>> answer.citations[0].citation  # doctest: +SKIP
         'A/RES/73/27, para. 1.6 (p. 4)'
     """
-    from .search import check_query, dense_candidates, to_hits
+    from .search import check_query, search
 
     question = check_query(question, k)
     if max_sentences < 1:
         raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
     query_vector = library.encode_query(question)
-    hits = to_hits(library, dense_candidates(library, query_vector, k)) if library.passages else []
+    # Hybrid retrieval finds the passages (BM25 catches the terms of art dense retrieval blurs);
+    # each passage then scores by its cosine with the question, so that scores stay comparable
+    # across questions and with the measured NO_ANSWER_THRESHOLD.
+    hits = [
+        dataclasses.replace(hit, score=hit.scores.get("dense", hit.score))
+        for hit in search(library, question, k=k, mode="hybrid", group=False)
+    ] if library.passages else []
+    hits.sort(key=lambda hit: -hit.score)
+    hits = [dataclasses.replace(hit, rank=rank) for rank, hit in enumerate(hits, start=1)]
     if not hits:
         return Answer(question, False, EMPTY_INDEX_TEXT)
     chosen = _choose(library, query_vector, hits, max_sentences=max_sentences, max_chars=max_chars)

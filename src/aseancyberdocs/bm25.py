@@ -126,6 +126,8 @@ class BM25Index:
         """Index the passages (row i of the scores is passage i)."""
         import bm25s
 
+        # bm25s logs every step at DEBUG on its own handler: keep builds quiet.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
         retriever.index([tokenize(passage_text(passage)) for passage in passages], show_progress=False)
         return cls(retriever)

@@ -62,3 +62,7 @@ class EmptyIndexError(AseanCyberDocsError):
 
 class QuoteVerificationError(AseanCyberDocsError):
     """A quoted sentence differs from the document text at its offsets: the answer is not returned."""
+
+
+class NoMatchError(AseanCyberDocsError, ValueError):
+    """The search filters leave no passage to search."""

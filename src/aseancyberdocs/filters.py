@@ -13,15 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import AseanCyberDocsError
+from .errors import NoMatchError
 
 if TYPE_CHECKING:
     from .index import Library
     from .types import Document
-
-
-class NoMatchError(AseanCyberDocsError, ValueError):
-    """The filters leave no passage to search."""
 
 
 @dataclass(frozen=True, slots=True)
