@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import AseanCyberDocsError
+from .index import sha256_file
 
 if TYPE_CHECKING:
     from .catalog import Catalog, CatalogEntry
@@ -200,7 +201,7 @@ def verify_corpus(folder: str | os.PathLike[str], *, catalog: Catalog | None = N
         served = _served_path(entry)
         known.add(served)
         if path.is_file():
-            (ok if _sha256_file(path) == entry.sha256 else changed).append(entry.path)
+            (ok if sha256_file(path) == entry.sha256 else changed).append(entry.path)
         elif served != entry.path and root.joinpath(*PurePosixPath(served).parts).is_file():
             unpinned.append(served)
         else:
@@ -337,11 +338,3 @@ def _write_atomic(target: Path, data: bytes) -> None:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -177,7 +177,7 @@ def build_index(
     for done, path in enumerate(files, start=1):
         previous = reusable.get(_source_key(path))
         try:
-            if previous is not None and previous[0].sha256 == _sha256_file(Path(path)):
+            if previous is not None and previous[0].sha256 == sha256_file(Path(path)):
                 document = replace(previous[0], source=str(path))
             else:
                 previous = None
@@ -427,7 +427,7 @@ def _parser_fingerprint(model: str, max_tokens: int) -> str:
     ]
     for path in sorted(path for path in files if path.is_file()):
         digest.update(path.relative_to(package).as_posix().encode("utf-8"))
-        digest.update(_sha256_file(path).encode("ascii"))
+        digest.update(sha256_file(path).encode("ascii"))
     return digest.hexdigest()
 
 
@@ -592,7 +592,7 @@ def _write_index(
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
         search_files = _write_search_files(work, passages)
         manifest = dict(manifest)
-        manifest["files"] = {name: _sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
+        manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
         manifest["built"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest["build_seconds"] = round(time.perf_counter() - started, 3)
         (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -710,7 +710,8 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -844,7 +845,7 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
             snapshot[name] = path.read_bytes()
             digest = hashlib.sha256(snapshot[name]).hexdigest()
         else:
-            digest = _sha256_file(path)
+            digest = sha256_file(path)
         if digest != expected:
             raise IndexIntegrityError(f"{index_path}: {name} has changed since the build (sha256 differs)")
     return snapshot
@@ -859,17 +860,6 @@ def _records(kind: Any, data: bytes, path: Path) -> Iterable[Any]:
             yield kind.from_dict(json.loads(line))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise IndexIntegrityError(f"{path}:{number}: not a valid {kind.__name__.lower()} record: {exc}") from exc
-
-
-def _read_lines(path: Path) -> Iterable[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError as exc:
-                raise IndexIntegrityError(f"{path}:{number}: not JSON: {exc}") from exc
 
 
 class Library:
