@@ -75,3 +75,11 @@ def test_no_group_lists_each_occurrence(library):
 def test_also_in_lists_every_occurrence_passing_the_filters(library):
     hit = library.search("knowingly allow their territory", k=1, since="2025-01-01")[0]
     assert {hit.passage.doc_id, *(o.doc_id for o in hit.also_in)} == {"A/C.1/80/L.20", "A/RES/80/16"}
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_identical_draft_and_adopted_text_cites_the_adopted_resolution(library, mode):
+    hits = library.search("Decides to convene a new working group", k=2, mode=mode)
+    convene = next(hit for hit in hits if "convene a new working group" in hit.text)
+    assert convene.citation.doc_id == "A/RES/80/16"
+    assert [other.doc_id for other in convene.also_in] == ["A/C.1/80/L.20"]

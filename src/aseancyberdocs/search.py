@@ -292,6 +292,9 @@ def _collapse(ranked: Sequence[tuple[int, float]], library: Library, k: int) -> 
     ids = cluster_ids(library)
     seen: set[int] = set()
     picked = []
+    # The same text in a draft and in the adopted resolution scores the same: cite the adopted one.
+    order = {row: position for position, (row, _) in enumerate(ranked)}
+    ranked = sorted(ranked, key=lambda item: (-round(item[1], 9), _is_draft(library, item[0]), order[item[0]]))
     for row, score in ranked:
         if ids[row] in seen:
             continue
@@ -300,6 +303,10 @@ def _collapse(ranked: Sequence[tuple[int, float]], library: Library, k: int) -> 
         if len(picked) == k:
             break
     return picked
+
+
+def _is_draft(library: Library, row: int) -> bool:
+    return library.documents[library.passages[row].doc_id].doc_type.startswith("draft")
 
 
 _members: weakref.WeakKeyDictionary[Any, dict[int, list[int]]] = weakref.WeakKeyDictionary()
