@@ -69,3 +69,13 @@ def test_convention_articles_are_labelled(corpus_dir):
 def test_pact_for_the_future_numbers_actions_and_compact(corpus_dir):
     found = {p.label for p in paragraphs(load_document(corpus_dir / "un/pdf/A_RES_79_1.pdf"))}
     assert {"para. 1", "para. 20 (a)", "action 1", "annex I, para. 7 (1)", "annex I, para. 8"} <= found
+
+
+def test_paragraph_split_across_pages_is_one_passage_on_both_pages(corpus_dir):
+    document = load_document(corpus_dir / "un/pdf/A_RES_80_16.pdf")
+    passage = next(p for p in make_passages(document) if p.label == "para. 2")
+    assert passage.pages == (1, 2) and passage.page_labels == ("1", "2")
+    assert passage.text.startswith("2. Requests the Secretary-General to provide the necessary support")
+    assert "as endorsed by the General Assembly in its resolution 79/237, and the additional elements" in passage.text
+    assert passage.text.endswith("from the open-ended working group to the Global Mechanism;")
+    assert document.text[passage.start : passage.end] == passage.text
