@@ -52,7 +52,17 @@ date: 2025-01-01
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size in MB (ru_maxrss is in KB on Linux)."""
+    """This process's peak resident set size in MB.
+
+    VmHWM, where /proc has it: Linux keeps ru_maxrss across fork and exec, so a child started by
+    a parent that once held the 1M-vector scale test would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -240,7 +240,6 @@ def write_chart(path: Path, reports: list[EvalReport]) -> None:
     left.set_xticks(x, [name for name, _ in metrics])
     left.set_ylim(0, 1.05)
     left.set_title(f"All queries (n={reports[0].overall.queries})")
-    left.legend(fontsize=8, loc="upper left")
 
     x = np.arange(len(kinds))
     for i, report in enumerate(reports):
@@ -253,7 +252,10 @@ def write_chart(path: Path, reports: list[EvalReport]) -> None:
         axis.grid(axis="y", alpha=0.3)
         axis.set_axisbelow(True)
     figure.suptitle("aseancyberdocs search vs the LangChain recipe (same corpus, same MiniLM model, same queries)")
-    figure.tight_layout()
+    # One legend under both panels, so that no bar is hidden behind it.
+    handles, labels = left.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(reports), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
