@@ -20,7 +20,16 @@ def test_line_end_hyphen_kept_for_compounds_and_dropped_inside_words():
     # Unknown: keep the hyphen (UN texts hyphenate compounds far more often than they break words).
     assert join_lines(["far-", "reaching"], (set(), set())) == "far-reaching"
     # A capital after the hyphen is a compound such as Secretary-General.
-    assert join_lines(["the Secretary-", "General"], (set(), set())) == "the Secretary- General"
+    assert join_lines(["the Secretary-", "General"], (set(), set())) == "the Secretary-General"
+    assert join_lines(["Nuclear-Weapon-", "Free World"], (set(), set())) == "Nuclear-Weapon-Free World"
+    # A spaced dash is punctuation, not a hyphen.
+    assert join_lines(["peace -", "Security"], (set(), set())) == "peace - Security"
+
+
+def test_unicode_spaces_are_plain_spaces():
+    from aseancyberdocs.sources.blocks import normalize_spaces
+
+    assert normalize_spaces("arms race in\u202fouter\u2007space") == "arms race in outer space"
 
 
 def test_markdown_front_matter_and_markup(tmp_path):

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 from ..types import Page
 
-_SPACES = re.compile(r"[ \t\u00a0\u2002\u2003\u2009\u200b]+")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 # A hyphen at the end of a line, with or without a stray space before it ("seventy -").
 _LINE_END_HYPHEN = re.compile(r"(\w)\s?-$")
 _WORD_AFTER = re.compile(r"^([a-z]\w*)")
+# "Secretary-" at a line end and "General" on the next: a compound whose second part is capitalised.
+_CAPITAL_AFTER_HYPHEN = re.compile(r"\w-$")
 _WORD_BEFORE = re.compile(r"(\w+)\s?-$")
 
 
@@ -74,6 +76,9 @@ def join_lines(texts: Sequence[str], vocabulary: tuple[set[str], set[str]] | Non
             continue
         if not out:
             out = text
+            continue
+        if _CAPITAL_AFTER_HYPHEN.search(out) and text[:1].isupper():
+            out = f"{out}{text}"
             continue
         hyphen = _LINE_END_HYPHEN.search(out)
         after = _WORD_AFTER.match(text)
