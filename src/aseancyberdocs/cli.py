@@ -383,7 +383,7 @@ evaluation file (for --eval): JSONL of {"qid", "question", "expected": [{"doc_id
 
 example:
   aseancyberdocs ask "Which norm protects critical infrastructure from ICT attacks?" --markdown
-  aseancyberdocs ask --eval evaluation/ask.jsonl --index /tmp/idx-full
+  aseancyberdocs ask --eval evaluation/ask.jsonl --index indexes/full
 """
 _PRECEDENTS_EXAMPLE = """\
 TEXT is a phrase, a whole paragraph, a passage id from `search --json`, or '-' to read stdin.
