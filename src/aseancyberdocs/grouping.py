@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 SHINGLE = 3
 # Measured on the reference corpus (9,281 passages; README.md, "Searching"): among the ~1 million
-# passage pairs sharing two shingles the Jaccard histogram has no clean valley, so pairs were read by eye. At 0.60-0.80 most are different texts in a stock frame
+# passage pairs sharing two shingles the Jaccard histogram has no clean valley, so pairs were read
+# by eye. At 0.60-0.80 most are different texts in a stock frame
 # ("Decides to include in the provisional agenda ... the sub-item entitled 'Regional
 # disarmament'" against "... 'Treaty on the Prohibition of Nuclear Weapons'", 0.71; two lists of
 # recalled resolutions, 0.70-0.77); from 0.80 up they are the same paragraph with a word, clause
