@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -69,13 +71,35 @@ def test_any_text_gives_passages_whose_offsets_hold(text):
         assert cite(document, passage).formatted.startswith("h, ")
 
 
+class _NoCatalog:
+    """A catalog that knows nothing: the documents keep what their readers found."""
+
+    def lookup(self, path, sha256=None):
+        return None
+
+
 @pytest.fixture(scope="module")
 def corpus_passages(corpus_dir):
+    # Read without the catalog, so that what the readers extract can be checked against it.
     result = []
     for path in find_sources([corpus_dir]):
-        document = load_document(path)
+        document = load_document(path, catalog=_NoCatalog())
         result.append((document, make_passages(document)))
     return result
+
+
+def test_readers_find_the_catalogued_id_symbol_date_and_title(corpus_passages, corpus_dir):
+    from aseancyberdocs.catalog import Catalog
+
+    catalog = Catalog.load()
+    for document, _ in corpus_passages:
+        entry = catalog.lookup(Path(document.source), document.sha256)
+        assert entry is not None, document.source
+        assert (document.doc_id, document.symbol or None, document.date) == (
+            entry.doc_id, entry.symbol or None, entry.date
+        ), document.source
+        if entry.doc_id != "A/C.2/80/L.58":  # prints no title line, only "Draft resolution submitted by ..."
+            assert document.title == entry.title, document.source
 
 
 def test_every_document_of_the_corpus_loads_with_metadata(corpus_passages):

@@ -43,9 +43,14 @@ class PageInfo:
     label: str
 
 
+# Session-80 PDFs print non-breaking hyphens ("non‑proliferation"); soft hyphens are invisible.
+# Written as a plain hyphen (and dropped), a phrase or a title matches however it was typed.
+_CHARACTERS = str.maketrans({"\u2011": "-", "\u00ad": None})
+
+
 def normalize_spaces(text: str) -> str:
-    """Collapse runs of spaces (including no-break and thin spaces) and strip the ends."""
-    return _SPACES.sub(" ", text).strip()
+    """Collapse runs of spaces (no-break and thin ones too), write non-breaking hyphens as hyphens."""
+    return _SPACES.sub(" ", text.translate(_CHARACTERS)).strip()
 
 
 def hyphen_vocabulary(lines: Sequence[str]) -> tuple[set[str], set[str]]:
