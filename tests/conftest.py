@@ -171,8 +171,8 @@ def fake_models(monkeypatch):
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The reference corpus: ``$ASEANCYBERDOCS_CORPUS`` or ``../shared/corpus``; skips when absent."""
-    path = Path(os.environ.get(CORPUS_ENV) or REPO.parent / "shared" / "corpus")
+    """The reference corpus bundled in ``corpus/`` (or ``$ASEANCYBERDOCS_CORPUS``)."""
+    path = Path(os.environ.get(CORPUS_ENV) or REPO / "corpus")
     if not path.is_dir():
-        pytest.skip(f"reference corpus not found at {path} (set {CORPUS_ENV} to its folder)")
+        pytest.fail(f"reference corpus not found at {path} (set {CORPUS_ENV} to its folder)")
     return path

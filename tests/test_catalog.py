@@ -14,10 +14,10 @@ import pytest
 
 from aseancyberdocs.catalog import COLUMNS, DOC_TYPES, Catalog, CatalogEntry
 from aseancyberdocs.errors import CatalogError
+from aseancyberdocs.sources import find_sources
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("ASEANCYBERDOCS_CORPUS") or REPO.parent / "shared" / "corpus")
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"reference corpus not found at {CORPUS} (set ASEANCYBERDOCS_CORPUS)")
+CORPUS = Path(os.environ.get("ASEANCYBERDOCS_CORPUS") or REPO / "corpus")
 
 HEADER = ",".join(COLUMNS)
 SHA_A = "a" * 64
@@ -38,7 +38,7 @@ def write(tmp_path: Path, *lines: str) -> Path:
 
 
 def test_shipped_catalog_loads_with_one_row_per_corpus_file(catalog: Catalog) -> None:
-    assert len(catalog) == 291
+    assert len(catalog) == 293
     assert all(isinstance(entry, CatalogEntry) for entry in catalog)
 
 
@@ -84,7 +84,7 @@ def test_types_follow_the_symbols(catalog: Catalog) -> None:
             assert entry.body == f"UN General Assembly, {committee} Committee"
             assert entry.doc_type in ("draft resolution", "draft decision")
         else:
-            assert entry.doc_type in ("leaders' statement", "joint statement", "chairman's statement")
+            assert entry.doc_type in ("leaders' statement", "joint statement", "chairman's statement", "declaration")
 
 
 def test_known_documents(catalog: Catalog) -> None:
@@ -100,9 +100,8 @@ def test_known_documents(catalog: Catalog) -> None:
     assert decision is not None and decision.doc_type == "draft decision"
 
 
-@needs_corpus
 def test_every_row_matches_a_corpus_file(catalog: Catalog) -> None:
-    on_disk = {path.relative_to(CORPUS).as_posix() for path in CORPUS.rglob("*") if path.suffix in (".pdf", ".txt", ".md")}
+    on_disk = {path.relative_to(CORPUS).as_posix() for path in find_sources([CORPUS])}
     assert {entry.path for entry in catalog} == on_disk
     for entry in catalog:
         assert hashlib.sha256((CORPUS / entry.path).read_bytes()).hexdigest() == entry.sha256, entry.path

@@ -103,7 +103,7 @@ def test_readers_find_the_catalogued_id_symbol_date_and_title(corpus_passages, c
 
 
 def test_every_document_of_the_corpus_loads_with_metadata(corpus_passages):
-    assert len(corpus_passages) == 291
+    assert len(corpus_passages) == 293
     for document, passages in corpus_passages:
         assert document.title and document.date and document.doc_type and document.doc_id
         assert passages, document.doc_id

@@ -76,7 +76,9 @@ def test_find_sources_walks_folders_and_skips_hidden(tmp_path):
     (tmp_path / "a" / ".hidden.md").write_text("x")
     (tmp_path / "b.md").write_text("x")
     (tmp_path / "c.docx").write_text("x")
+    (tmp_path / "README.md").write_text("what this folder holds")
     assert [p.name for p in find_sources([tmp_path])] == ["x.pdf", "b.md"]
+    assert find_sources([tmp_path / "README.md"]) == [tmp_path / "README.md"]  # named, it is read
     with pytest.raises(FileNotFoundError):
         find_sources([tmp_path / "missing"])
 

@@ -33,6 +33,7 @@ DOC_TYPES: frozenset[str] = frozenset(
         "leaders' statement",
         "chairman's statement",
         "joint statement",
+        "declaration",
         "news",
     }
 )
@@ -113,7 +114,7 @@ class Catalog:
 
         Example:
             >>> len(Catalog.load())
-            291
+            293
         """
         if path is None:
             resource = resources.files(__package__).joinpath("data", "catalog.csv")

@@ -40,12 +40,14 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 def find_sources(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The readable files under ``paths`` (files, or folders searched recursively), sorted.
 
-    Hidden files and folders are skipped; a folder reached twice through symbolic links is read
-    once (no loops). A path that does not exist raises ``FileNotFoundError``.
+    Hidden files and folders are skipped, and so is a ``README`` file met in a folder (it describes
+    the folder; it is not one of its documents; named as a file, it is read). A folder reached
+    twice through symbolic links is read once (no loops). A path that does not exist raises
+    ``FileNotFoundError``.
 
     Example:
-        >>> find_sources(["../shared/corpus/statements"])[:1]  # doctest: +SKIP
-        [PosixPath('../shared/corpus/statements/2021-03-12-quad-leaders-joint-statement-the-spirit-of-the-quad.md')]
+        >>> find_sources(["corpus/statements"])[:1]  # doctest: +SKIP
+        [PosixPath('corpus/statements/2018-11-12-paris-call-for-trust-and-security-in-cyberspace.md')]
     """
     found: dict[Path, None] = {}
     for raw in paths:
@@ -64,9 +66,14 @@ def find_sources(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             seen.add((stat.st_dev, stat.st_ino))
             dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
             for name in sorted(filenames):
-                if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
+                if _is_source(name):
                     found[Path(folder) / name] = None
     return sorted(found, key=lambda item: str(item))
+
+
+def _is_source(name: str) -> bool:
+    lower = name.lower()
+    return not name.startswith(".") and lower.endswith(SUPPORTED_SUFFIXES) and not lower.startswith("readme.")
 
 
 def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) -> Document:
@@ -82,7 +89,7 @@ def load_document(path: str | os.PathLike[str], catalog: Catalog | None = None) 
         EmptyDocumentError: no text (empty file, scanned PDF).
 
     Example:
-        >>> doc = load_document("../shared/corpus/un/pdf/A_RES_80_16.pdf")  # doctest: +SKIP
+        >>> doc = load_document("corpus/un/pdf/A_RES_80_16.pdf")  # doctest: +SKIP
         >>> doc.symbol, doc.date
         ('A/RES/80/16', '2025-12-01')
     """

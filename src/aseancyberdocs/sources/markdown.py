@@ -12,6 +12,7 @@ from ..errors import DocumentParseError
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.S)
 _TAGS = re.compile(r"</?(?:sup|sub|b|i|em|strong|span|u)\b[^>]*>", re.I)
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1", re.S)
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])")
 _HEADING = re.compile(r"^#{1,6}\s+")
@@ -53,6 +54,8 @@ def strip_markup(line: str) -> str:
     line = _EMPTY_EMPHASIS.sub("", line)
     line = _HEADING.sub("", line)
     line = _TAGS.sub("", line)
+    # An image is a picture, not text: its alt text ("Logo of the Paris Call") is no paragraph.
+    line = _IMAGE.sub("", line)
     line = _LINK.sub(r"\1", line)
     line = _EMPHASIS.sub(r"\2", line)
     line = _ESCAPE.sub(r"\1", line)
