@@ -176,3 +176,25 @@ def corpus_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"reference corpus not found at {path} (set {CORPUS_ENV} to its folder)")
     return path
+
+
+# Real documents for the adapter tests (LangChain, MCP, citation exports): the norms of
+# A/RES/73/27 (a text layer), the draft A/C.1/80/L.20 and its adopted A/RES/80/16 (PDFs, agreed
+# language grouped), and a statement with a source URL and no symbol.
+ADAPTER_SOURCES = (
+    "un/text/A_RES_73_27.txt",
+    "un/pdf/A_C.1_80_L.20.pdf",
+    "un/pdf/A_RES_80_16.pdf",
+    "statements/2023-11-01-international-counter-ransomware-initiative-2023-joint-statement.md",
+)
+
+
+@pytest.fixture(scope="session")
+def adapter_index(corpus_dir, tmp_path_factory) -> Path:
+    """A small index of ADAPTER_SOURCES built with the real model, shared by the adapter tests."""
+    from aseancyberdocs import build_index
+
+    index_dir = tmp_path_factory.mktemp("adapters") / "index"
+    report = build_index([corpus_dir / source for source in ADAPTER_SOURCES], index_dir)
+    assert report.documents == len(ADAPTER_SOURCES) and not report.skipped, report
+    return index_dir
