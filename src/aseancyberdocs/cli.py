@@ -42,6 +42,7 @@ example:
   aseancyberdocs search "norms of responsible State behaviour in the use of ICTs" -k 3
   aseancyberdocs search "points of contact" --type resolution --since 2020-01-01 --body "First Committee"
   aseancyberdocs search --queries evaluation/queries.jsonl -k 10 --json > run.jsonl
+  aseancyberdocs search "points of contact directory" -k 3 --format ris > citations.ris
 """
 _INFO_EXAMPLE = """\
 example:
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--doc", action="append", metavar="ID", help="only this document, by symbol or id (repeatable)")
     search.add_argument("--where", action="append", metavar="KEY=VALUE", type=_key_value,
                         help="only documents whose field or metadata KEY equals VALUE (repeatable)")
+    add_export_option(search)
     search.set_defaults(run=run_search, parser=search)
 
     add_answer_commands(commands, index_help)
@@ -142,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=run_info)
     _add_eval_command(commands, index_help)
     add_corpus_commands(commands)
+    add_mcp_command(commands, index_help)
     return parser
 
 
@@ -268,6 +271,8 @@ def _key_value(text: str) -> tuple[str, str]:
 def run_search(args: argparse.Namespace) -> int:
     from .index import open_index
 
+    if args.format and (args.json or args.queries is not None):
+        args.parser.error("--format prints the citations of one QUERY: not with --json or --queries")
     library = open_index(args.index)
     options = {
         "mode": args.mode, "group": args.group, "doc_type": args.doc_type, "body": args.body,
@@ -275,7 +280,9 @@ def run_search(args: argparse.Namespace) -> int:
     }
     if args.query is not None:
         hits = library.search(args.query, k=args.k, **options)
-        if args.json:
+        if args.format:
+            print_export(library, hits, args.format)
+        elif args.json:
             for hit in hits:
                 _print_json({**hit.to_dict(), "mode": args.mode})
         else:
@@ -384,6 +391,7 @@ evaluation file (for --eval): JSONL of {"qid", "question", "expected": [{"doc_id
 example:
   aseancyberdocs ask "Which norm protects critical infrastructure from ICT attacks?" --markdown
   aseancyberdocs ask --eval evaluation/ask.jsonl --index indexes/full
+  aseancyberdocs ask "Which norm protects critical infrastructure?" --format csl-json > sources.json
 """
 _PRECEDENTS_EXAMPLE = """\
 TEXT is a phrase, a whole paragraph, a passage id from `search --json`, or '-' to read stdin.
@@ -414,6 +422,7 @@ def add_answer_commands(commands: Any, index_help: str) -> None:
     output.add_argument("--json", action="store_true", help="print one JSON object")
     output.add_argument("--markdown", action="store_true", help="print Markdown to paste into a document")
     ask.add_argument("--eval", metavar="FILE", help="score ask on a labelled JSONL file instead")
+    add_export_option(ask, group=output)
     ask.set_defaults(run=run_ask, parser=ask)
 
     lineage = commands.add_parser(
@@ -468,12 +477,16 @@ def run_ask(args: argparse.Namespace) -> int:
 
     if (args.question is None) == (args.eval is None):
         args.parser.error("give either QUESTION or --eval FILE")
+    if args.format and args.eval is not None:
+        args.parser.error("--format prints the citations of one QUESTION: not with --eval")
     library = open_index(args.index)
     if args.eval is not None:
         _print_evaluation(evaluate(library, _read_jsonl(args.eval), k=args.k), "per_question", args.json)
         return 0
     answer = library.ask(args.question, k=args.k)
-    if args.json:
+    if args.format:
+        print_export(library, answer, args.format)
+    elif args.json:
         _print_json(answer.to_dict())
     elif args.markdown:
         sys.stdout.write(to_markdown(answer))
@@ -512,6 +525,26 @@ def run_precedents(args: argparse.Namespace) -> int:
         changes = render_diff(item.diff)
         print(textwrap.fill(changes or "(same words)", width=100, initial_indent="     ", subsequent_indent="     "))
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# citation exports (search and ask --format)
+
+def add_export_option(parser: argparse.ArgumentParser, group: Any = None) -> None:
+    """``--format csl-json|ris|markdown``: the cited documents for a reference manager or a brief."""
+    from .exports import FORMATS
+
+    (group or parser).add_argument(
+        "--format", choices=FORMATS, metavar="FORMAT",
+        help="print what is cited, one record per document with the paragraph as locator: csl-json (Zotero, "
+        "pandoc), ris (reference managers) or markdown (citations with quotes to paste into a brief)",
+    )
+
+
+def print_export(library: Any, results: Any, format: str) -> None:
+    from .exports import export, references
+
+    sys.stdout.write(export(references(library, results), format))
 
 
 # --------------------------------------------------------------------------------------------
@@ -590,6 +623,52 @@ def run_corpus_verify(args: argparse.Namespace) -> int:
         print(f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.changed)} changed, "
               f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}")
     return 0 if report.complete else 1
+
+
+# --------------------------------------------------------------------------------------------
+# mcp
+
+_MCP_EXAMPLE = """\
+Tools: search, ask, precedents, get_passage. Each returns the passages or quotes as structured
+content with the exact source text (checked against the document) and the citation to give.
+Register it with an assistant (Claude Desktop's claude_desktop_config.json, or any client's
+"mcpServers" block):
+
+  {"mcpServers": {"aseancyberdocs": {"command": "aseancyberdocs",
+                                     "args": ["mcp", "--index", "/path/to/indexes/full"]}}}
+
+example:
+  aseancyberdocs mcp --index indexes/full
+"""
+
+
+def add_mcp_command(commands: Any, index_help: str) -> None:
+    """The ``mcp`` sub-command: a Model Context Protocol server over stdio."""
+    server = commands.add_parser(
+        "mcp",
+        help="serve search, ask, precedents and get_passage to AI assistants (MCP, stdio)",
+        description="Run a Model Context Protocol server on stdin/stdout for an AI assistant: it can search, "
+        "ask, trace precedents and fetch passages, and gets each quote with its citation. Needs the MCP SDK "
+        "(pip install 'aseancyberdocs[mcp]').",
+        epilog=_MCP_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    server.add_argument("--index", metavar="DIR", help=index_help)
+    server.set_defaults(run=run_mcp)
+
+
+def run_mcp(args: argparse.Namespace) -> int:
+    from .index import open_index
+
+    # Open (and check) the index before speaking the protocol: a bad index is one error line.
+    library = open_index(args.index)
+    try:
+        from .mcp_server import create_server
+    except ImportError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    create_server(library).run("stdio")
+    return 0
 
 
 # --------------------------------------------------------------------------------------------
