@@ -19,7 +19,7 @@ HIT_FIELDS = {
     "rank", "score", "doc_id", "symbol", "title", "date", "doc_type", "label", "pages", "citation", "text",
     "start", "end", "source",
 }
-HEAVY = ("torch", "transformers", "sentence_transformers", "faiss")
+HEAVY = ("torch", "transformers", "sentence_transformers", "faiss", "langchain_core", "mcp")
 
 STATEMENT = """\
 ---
@@ -266,7 +266,7 @@ def test_python_dash_m_runs_the_cli():
         "import aseancyberdocs",
         "from aseancyberdocs import open_index, build_index, Library, Hit",
         "from aseancyberdocs.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
-        "from aseancyberdocs.cli import main\nfor c in ('build', 'search', 'info'):\n"
+        "from aseancyberdocs.cli import main\nfor c in ('build', 'search', 'info', 'ask', 'mcp'):\n"
         "    try:\n        main([c, '--help'])\n    except SystemExit:\n        pass",
     ],
 )
