@@ -47,6 +47,7 @@ async def _session(index_dir) -> dict:
         results["get_passage"] = await client.call_tool("get_passage", {"passage_id": "A/RES/73/27#para. 1.3"})
         results["unknown_passage"] = await client.call_tool("get_passage", {"passage_id": "A/RES/73/27#para. 99"})
         results["no_match"] = await client.call_tool("search", {"query": "ransomware", "since": "2030-01-01"})
+        results["k_zero"] = await client.call_tool("search", {"query": "ransomware", "k": 0})
     return results
 
 
@@ -148,3 +149,10 @@ def test_a_missing_index_is_one_error_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: no index at ") and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_arguments_out_of_range_are_refused_by_the_schema(session):
+    tools = {tool.name: tool for tool in session["tools"]}
+    k = tools["search"].input_schema["properties"]["k"]
+    assert (k["minimum"], k["maximum"]) == (1, 50)
+    assert session["k_zero"].is_error

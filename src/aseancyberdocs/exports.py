@@ -105,9 +105,9 @@ def references(library: Library, results: Sequence[Hit] | Answer) -> list[Refere
         QuoteVerificationError: a quote differs from the document text at its offsets.
 
     Example:
-        >>> refs = references(library, library.ask("Which norm protects critical infrastructure?"))  # doctest: +SKIP
-        >>> refs[0].doc_id, [p.label for p in refs[0].cited]  # doctest: +SKIP
-        ('A/RES/73/27', ['para. 1.6', 'para. 1.8', 'para. 1.3'])
+        >>> refs = references(library, library.search("knowingly allow their territory", k=3))  # doctest: +SKIP
+        >>> [(ref.doc_id, [p.label for p in ref.cited]) for ref in refs]  # doctest: +SKIP
+        [('A/RES/73/27', ['para. 1.3']), ('A/RES/75/240', ['preamble, para. 19']), ('A/RES/79/1', ['annex II, para. 16'])]
     """
     grouped: dict[str, list[CitedPassage]] = {}
     for doc_id, passage in _cited(results):

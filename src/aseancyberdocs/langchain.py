@@ -7,8 +7,8 @@ exact source text, and its citation in ``metadata``, so a chain can quote and ci
 Example:
     >>> from aseancyberdocs.langchain import AseanCyberDocsRetriever
     >>> retriever = AseanCyberDocsRetriever(index="indexes/default", k=3, doc_type="resolution")  # doctest: +SKIP
-    >>> [doc.metadata["citation"] for doc in retriever.invoke("critical infrastructure")]  # doctest: +SKIP
-    ['A/RES/73/27, para. 1.6 (p. 4)', ...]
+    >>> retriever.invoke("Should States protect critical infrastructure from ICT threats?")[0].metadata["citation"]  # doctest: +SKIP
+    'A/RES/73/27, para. 1.7 (p. 4)'
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def to_document(hit: Hit, library: Library | None = None) -> LangChainDocument:
     ``library`` supplies the document's ``source_url`` (None without it).
 
     Example:
-        >>> to_document(library.search("ransomware", k=1)[0], library).metadata["citation"]  # doctest: +SKIP
-        '2023 Counter Ransomware Initiative Joint Statement (2023-11-01), para. 1'
+        >>> to_document(library.search("knowingly allow their territory", k=1)[0], library).metadata["citation"]  # doctest: +SKIP
+        'A/RES/73/27, para. 1.3 (p. 3)'
     """
     citation = hit.citation
     source_url = None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 try:
     from mcp.server import MCPServer
@@ -208,14 +208,16 @@ class _Tools:
 
     def search(
         self,
-        query: str,
-        k: int = 5,
-        mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
-        doc_type: str | None = None,
-        body: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        doc: str | None = None,
+        query: Annotated[str, Field(description="What to look for: a question, a phrase in double quotes, or a symbol")],
+        k: Annotated[int, Field(ge=1, le=50, description="Number of passages")] = 5,
+        mode: Annotated[
+            Literal["hybrid", "dense", "bm25"], Field(description="hybrid: meaning and words; dense: meaning; bm25: words")
+        ] = "hybrid",
+        doc_type: Annotated[str | None, Field(description="e.g. 'resolution', 'draft resolution', 'convention'")] = None,
+        body: Annotated[str | None, Field(description="Issuing body contains this, e.g. 'First Committee'")] = None,
+        since: Annotated[str | None, Field(description="Documents dated on or after (YYYY-MM-DD)")] = None,
+        until: Annotated[str | None, Field(description="Documents dated on or before (YYYY-MM-DD)")] = None,
+        doc: Annotated[str | None, Field(description="Only this document, by symbol, e.g. 'A/RES/73/27'")] = None,
     ) -> SearchResult:
         """Search the index."""
         hits = _call(
@@ -223,7 +225,11 @@ class _Tools:
         )
         return SearchResult(query=query, mode=mode, passages=[self._from_hit(hit) for hit in hits])
 
-    def ask(self, question: str, k: int = 8) -> AskResult:
+    def ask(
+        self,
+        question: str,
+        k: Annotated[int, Field(ge=1, le=50, description="Passages to draw sentences from")] = 8,
+    ) -> AskResult:
         """Answer a question with quoted sentences."""
         answer = _call(self.library.ask, question, k=k)
         sources = []
@@ -238,7 +244,11 @@ class _Tools:
             )
         return AskResult(question=question, answered=answer.answered, answer=answer.text, sources=sources)
 
-    def precedents(self, text: str, as_of: str | None = None) -> PrecedentsResult:
+    def precedents(
+        self,
+        text: Annotated[str, Field(description="A phrase, a whole paragraph, or a passage_id")],
+        as_of: Annotated[str | None, Field(description="Only documents dated on or before (YYYY-MM-DD)")] = None,
+    ) -> PrecedentsResult:
         """Trace a piece of language."""
         from .lineage import render_diff
 
@@ -258,7 +268,9 @@ class _Tools:
             )
         return PrecedentsResult(text=text, occurrences=occurrences)
 
-    def get_passage(self, passage_id: str) -> CitedPassage:
+    def get_passage(
+        self, passage_id: Annotated[str, Field(description="e.g. 'A/RES/73/27#para. 1.3'")]
+    ) -> CitedPassage:
         """One passage by id."""
         if self._rows is None:
             self._rows = {passage.passage_id: row for row, passage in enumerate(self.library.passages)}
