@@ -519,7 +519,7 @@ def run_precedents(args: argparse.Namespace) -> int:
 
 _CORPUS_EXAMPLE = """\
 example:
-  aseancyberdocs corpus fetch --dest corpus --only A/RES/73/27 A/RES/79/243
+  aseancyberdocs corpus fetch --dest corpus --only A/70/174 A/RES/79/243
   aseancyberdocs corpus verify corpus
 """
 
@@ -538,9 +538,11 @@ def add_corpus_commands(commands: Any) -> None:
     fetch = actions.add_parser(
         "fetch",
         help="download what is missing",
-        description="Download the catalogued documents missing from DIR: size-limited, with timeouts, type "
-        "and sha256 checks, written atomically. Statements are saved as the web page (.html) their Markdown "
-        "was made from. Exit 1 if any download failed.",
+        description="Download the catalogued documents missing from DIR, including those the corpus does not "
+        "bundle (the GGE and OEWG reports): size-limited, with timeouts, type and sha256 checks, written "
+        "atomically. A file is saved under the folder and extension of what was served: a statement's web "
+        "page as .html beside its Markdown name, a text extract's PDF under un/pdf/. Exit 1, listing them, "
+        "if any document failed.",
         epilog=_CORPUS_EXAMPLE,
         formatter_class=_FORMATTER,
     )
@@ -569,12 +571,21 @@ def run_corpus_fetch(args: argparse.Namespace) -> int:
     for result in results:
         if args.json:
             _print_json(result.to_dict())
-        elif result.status != "present":
+        elif result.status not in ("present", "skipped"):
             print(f"{result.status:<8} {result.path}" + (f": {result.message}" if result.message else ""))
-    counts = {status: sum(result.status == status for result in results) for status in ("fetched", "present", "failed")}
+    statuses = ("fetched", "present", "failed", "skipped")
+    counts = {status: sum(result.status == status for result in results) for status in statuses}
     if not args.json:
-        print(f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed")
-    return 1 if counts["failed"] else 0
+        print(
+            f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed"
+            + (f", {counts['skipped']} skipped (no official URL in the catalog)" if counts["skipped"] else "")
+        )
+    failed = [result.doc_id for result in results if result.status == "failed"]
+    if failed:
+        # On stderr as well, so that a script reading --json output still sees what went wrong.
+        print(f"error: {len(failed)} of {len(results)} documents not fetched: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_corpus_verify(args: argparse.Namespace) -> int:
@@ -588,7 +599,9 @@ def run_corpus_verify(args: argparse.Namespace) -> int:
             for path in getattr(report, name):
                 print(f"{name:<8} {path}")
         print(f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.changed)} changed, "
-              f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}")
+              f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}"
+              + (f"; {len(report.not_fetched)} catalogued documents not bundled (corpus fetch gets them)"
+                 if report.not_fetched else ""))
     return 0 if report.complete else 1
 
 
