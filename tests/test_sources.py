@@ -132,3 +132,32 @@ def test_statement_from_the_corpus(corpus_dir):
     assert document.date == "2021-03-12"
     assert document.doc_id == path.stem
     assert not re.search(r"\*\*|<sup>|\\_", document.text)
+
+
+# --- Reports and chairman's statements: SYNTHETIC PDFs (tests/synthetic_documents.py) --------
+
+
+def test_report_pdf_front_page_running_heads_and_page_break(tmp_path):
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_report_pdf
+
+    document = load_document(write_report_pdf(tmp_path / "A_70_999.pdf", symbol="A/70/999"), catalog=Catalog([]))
+    assert (document.doc_id, document.symbol, document.doc_type, document.date) == ("A/70/999", "A/70/999", "report", "2015-07-22")
+    assert document.title == "Report of the synthetic group of experts on placeholder developments"
+    assert document.body == "UN General Assembly"
+    assert [page.label for page in document.pages] == [str(n) for n in range(1, 9)]
+    for furniture in ("15-12404", "/8", "*1512404*", "Synthetic developments in the field", "Seventieth session"):
+        assert furniture not in document.text.split("\n\n", 1)[1], furniture
+    # Paragraph 9 runs from page 5 on to page 6: one paragraph, no running head inside it.
+    assert "into one paragraph whose quoted text holds no running head" in document.text
+
+
+def test_statement_pdf_loses_running_title_and_page_counters(tmp_path):
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_statement_pdf
+
+    document = load_document(write_statement_pdf(tmp_path / "statement.pdf"), catalog=Catalog([]))
+    assert document.title == "CHAIRMAN'S STATEMENT OF THE 99TH SYNTHETIC SUMMIT"
+    assert document.doc_type == "chairman's statement"
+    assert "Page 1 of 2" not in document.text and "Chairman's Statement of the 99th" not in document.text
+    assert "whether the plan should be extended to placeholder matters" in document.text

@@ -549,6 +549,7 @@ def add_corpus_commands(commands: Any) -> None:
     fetch.add_argument("--dest", metavar="DIR", default="corpus", help="corpus folder (default: corpus)")
     fetch.add_argument("--only", nargs="+", metavar="ID", help="doc_ids or catalog paths to fetch")
     fetch.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for a server")
+    fetch.add_argument("--catalog", metavar="CSV", help="another catalog with the same columns (default: the shipped one)")
     fetch.add_argument("--json", action="store_true", help="one JSON object per document")
     fetch.set_defaults(run=run_corpus_fetch)
     verify = actions.add_parser(
@@ -561,13 +562,16 @@ def add_corpus_commands(commands: Any) -> None:
     )
     verify.add_argument("folder", nargs="?", default="corpus", metavar="DIR", help="corpus folder (default: corpus)")
     verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.add_argument("--catalog", metavar="CSV", help="another catalog with the same columns (default: the shipped one)")
     verify.set_defaults(run=run_corpus_verify)
 
 
 def run_corpus_fetch(args: argparse.Namespace) -> int:
     from .fetch import fetch_corpus
 
-    results = fetch_corpus(args.dest, only=args.only, timeout=args.timeout)
+    from .catalog import Catalog
+
+    results = fetch_corpus(args.dest, only=args.only, timeout=args.timeout, catalog=Catalog.load(args.catalog))
     for result in results:
         if args.json:
             _print_json(result.to_dict())
@@ -591,7 +595,9 @@ def run_corpus_fetch(args: argparse.Namespace) -> int:
 def run_corpus_verify(args: argparse.Namespace) -> int:
     from .fetch import verify_corpus
 
-    report = verify_corpus(args.folder)
+    from .catalog import Catalog
+
+    report = verify_corpus(args.folder, catalog=Catalog.load(args.catalog))
     if args.json:
         _print_json(report.to_dict())
     else:

@@ -55,7 +55,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SERVED_KINDS = {".pdf": ("pdf",), ".txt": ("pdf",), ".md": ("html", "pdf"), ".markdown": ("html", "pdf"), ".html": ("html", "pdf"), ".htm": ("html", "pdf")}
 _KIND_SUFFIX = {"pdf": ".pdf", "html": ".html"}
 # Folders named after a format ("un/pdf", "un/text") hold files of that format only.
-_FORMAT_FOLDERS = {"pdf": "pdf", "text": "pdf", "html": "html"}
+_FORMAT_FOLDERS = frozenset({"pdf", "text", "html"})
 
 Progress = Callable[[str, int, int], None]
 
@@ -263,7 +263,7 @@ def _served_path(entry: CatalogEntry, kind: str) -> str:
     pure = PurePosixPath(entry.path)
     suffix = _KIND_SUFFIX[kind]
     parent = pure.parent
-    if parent.name in _FORMAT_FOLDERS and _FORMAT_FOLDERS[parent.name] != kind:
+    if parent.name in _FORMAT_FOLDERS and parent.name != kind:
         parent = parent.with_name(kind)
     served = parent / (pure.stem + suffix)
     return entry.path if served == pure.with_suffix(pure.suffix.lower()) else served.as_posix()
