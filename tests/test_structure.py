@@ -137,3 +137,26 @@ def test_statement_themed_headings_are_context_and_items_hang_from_their_paragra
     assert context["para. 3 (b)"] == "Community Building\n3. We adopted the following synthetic documents at the summit:"
     texts = [synthetic_statement.text[p.start : p.end] for p in found]
     assert not any("Cybersecurity" == text or "Placeholder City, 28 April 2018" in text for text in texts)
+
+
+def test_report_annexes_number_afresh(tmp_path):
+    # A SYNTHETIC text layer shaped like an OEWG report: a note, then annexed reports.
+    path = tmp_path / "A_75_999.txt"
+    path.write_text(
+        "United Nations A/75/999\nGeneral Assembly\nDistr.: General\n18 March 2021\n\n"
+        "Seventy-fifth session\nAgenda item 99\nSynthetic placeholder developments\n\n"
+        "Note by the Secretary-General\n\nThe Secretary-General has the honour to transmit a synthetic fixture.\n\n"
+        "Annex I\n\nFinal substantive report (synthetic)\n\nA. Introduction\n\n"
+        "1. Placeholder paragraph one.\n\n2. Placeholder paragraph two:\n\n(a) a first item;\n\n(b) a second item.\n\n"
+        "Annex II\n\nChair's summary (synthetic)\n\n1. Placeholder summary paragraph.\n",
+        encoding="utf-8",
+    )
+    from aseancyberdocs.catalog import Catalog
+
+    document = load_document(path, catalog=Catalog([]))
+    assert (document.doc_type, document.date) == ("report", "2021-03-18")
+    found = paragraphs(document)
+    assert [p.label for p in found] == [
+        "note, para. 1", "annex I, para. 1", "annex I, para. 2", "annex I, para. 2 (a)", "annex I, para. 2 (b)", "annex II, para. 1",
+    ]
+    assert found[1].context == "A. Introduction"
