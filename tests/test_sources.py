@@ -161,3 +161,22 @@ def test_statement_pdf_loses_running_title_and_page_counters(tmp_path):
     assert document.doc_type == "chairman's statement"
     assert "Page 1 of 2" not in document.text and "Chairman's Statement of the 99th" not in document.text
     assert "whether the plan should be extended to placeholder matters" in document.text
+
+
+def test_a_statement_saved_at_its_catalog_path_gets_the_catalogued_metadata(tmp_path):
+    # The ASEAN rows carry no URL: a user saves the PDF at the row's path. A SYNTHETIC PDF stands
+    # in for it here; the point is that the row is found by file name and labels follow the layout.
+    from aseancyberdocs.catalog import Catalog
+    from aseancyberdocs.citations import cite
+    from aseancyberdocs.passages import make_passages
+    from synthetic_documents import write_statement_pdf
+
+    entry = Catalog.load().get("2018-04-28-chairmans-statement-of-the-32nd-asean-summit")
+    assert entry is not None and not entry.bundled and entry.source_url is None
+    document = load_document(write_statement_pdf(tmp_path / entry.path))
+    assert (document.doc_id, document.title, document.date, document.doc_type, document.body) == (
+        entry.doc_id, "Chairman’s Statement of the 32nd ASEAN Summit", "2018-04-28", "chairman's statement", "ASEAN Summit"
+    )
+    passages = {passage.label: passage for passage in make_passages(document)}
+    assert cite(document, passages["para. 5"]).formatted == "Chairman’s Statement of the 32nd ASEAN Summit (2018-04-28), para. 5 (p. 2)"
+    assert passages["para. 5"].context == "Cybersecurity"
