@@ -143,6 +143,19 @@ def test_every_bundled_row_matches_a_corpus_file(bundled: list[CatalogEntry]) ->
         assert hashlib.sha256((CORPUS / entry.path).read_bytes()).hexdigest() == entry.sha256, entry.path
 
 
+def test_the_corpus_readme_gives_every_file_its_source_and_sha256(bundled: list[CatalogEntry]) -> None:
+    rows = {}
+    for line in (REPO / "corpus" / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and cells[4].startswith("`"):
+            rows[cells[0].strip("`")] = cells
+    for entry in bundled:
+        path, _, official_url, origin, sha256 = rows.pop(entry.path)
+        assert (official_url, sha256.strip("`")) == (entry.source_url, entry.sha256), entry.path
+        assert origin, entry.path
+    assert rows == {}  # no row for a file the catalog does not know
+
+
 def test_lookup_by_sha256_then_by_name(catalog: Catalog) -> None:
     convention = catalog.get("A/RES/79/243")
     assert convention is not None

@@ -24,12 +24,16 @@ _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 _MAIN_EXAMPLE = """\
 example:
-  aseancyberdocs build ../shared/corpus
+  aseancyberdocs build
   aseancyberdocs search "protection of critical infrastructure" -k 5
 """
 _BUILD_EXAMPLE = """\
+With no PATH, the bundled reference corpus is indexed ($ASEANCYBERDOCS_CORPUS, or the corpus/
+folder of the checkout).
+
 example:
-  aseancyberdocs build ../shared/corpus/un ../shared/corpus/statements --index indexes/default
+  aseancyberdocs build
+  aseancyberdocs build corpus/un my-documents/ --index indexes/mine
 """
 _SEARCH_EXAMPLE = """\
 queries file (for --queries): one JSON object per line, e.g. {"qid": "q1", "query": "ransomware"}
@@ -77,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does on stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    index_help = "index folder (default: $ASEANCYBERDOCS_INDEX or indexes/default)"
+    index_help = ("index folder (default: $ASEANCYBERDOCS_INDEX or indexes/default, "
+                  "built from the bundled corpus on first use)")
 
     build = commands.add_parser(
         "build",
@@ -88,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_BUILD_EXAMPLE,
         formatter_class=_FORMATTER,
     )
-    build.add_argument("paths", nargs="+", metavar="PATH", help="source files or folders")
+    build.add_argument("paths", nargs="*", metavar="PATH",
+                       help="source files or folders (default: the bundled corpus)")
     build.add_argument("--index", metavar="DIR", help=index_help)
     build.add_argument("--model", metavar="NAME", help="sentence-transformers model name or folder "
                        "(default: the bundled all-MiniLM-L6-v2)")
@@ -219,10 +225,11 @@ class _Progress:
 def run_build(args: argparse.Namespace) -> int:
     from .index import build_index
 
+    paths = args.paths or [_default_corpus()]
     progress = _Progress()
     try:
         report = build_index(
-            args.paths,
+            paths,
             args.index,
             model=args.model,
             max_tokens=args.max_tokens,
@@ -235,7 +242,11 @@ def run_build(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_dict())
         return 0
-    out = sys.stdout
+    _print_build_report(report, sys.stdout)
+    return 0
+
+
+def _print_build_report(report: Any, out: TextIO) -> None:
     print(
         f"indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s "
         f"-> {report.index_dir}",
@@ -250,7 +261,49 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"skipped {len(report.skipped)} files:", file=out)
         for item in report.skipped:
             print(f"  {item.path}: {item.reason}", file=out)
-    return 0
+
+
+def _default_corpus() -> Any:
+    """The bundled corpus folder, or a usage error saying how to name one."""
+    from .corpus import CORPUS_ENV, bundled_corpus_dir
+
+    corpus = bundled_corpus_dir()
+    if corpus is None:
+        raise ValueError(f"no PATH given and no bundled corpus found: name files or folders to index, "
+                         f"or set ${CORPUS_ENV} to a corpus folder")
+    return corpus
+
+
+def open_library(args: argparse.Namespace) -> Any:
+    """Open the index of ``args.index``; the default index is built from the bundled corpus if missing.
+
+    Only the default folder is built on the fly: an ``--index DIR`` or ``$ASEANCYBERDOCS_INDEX``
+    that does not exist stays an error, so a typo never starts a build somewhere unexpected.
+    """
+    from .corpus import bundled_corpus_dir, estimated_build_seconds
+    from .index import INDEX_ENV, build_index, default_index_dir, open_index
+
+    if args.index is None and not os.environ.get(INDEX_ENV):
+        index_dir = default_index_dir()
+        corpus = bundled_corpus_dir()
+        if not (index_dir / "manifest.json").exists() and corpus is not None and corpus.is_dir():
+            from .sources import find_sources
+
+            count = len(find_sources([corpus]))
+            minutes = max(1, round(estimated_build_seconds(count) / 60))
+            print(
+                f"no index at {index_dir} yet: building it from the bundled corpus ({corpus}, {count} documents) "
+                f"so that this {args.command} can run; this happens once and takes about {minutes} "
+                f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
+                file=sys.stderr,
+            )
+            progress = _Progress()
+            try:
+                report = build_index([corpus], index_dir, progress=progress)
+            finally:
+                progress.close()
+            _print_build_report(report, sys.stderr)
+    return open_index(args.index)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,9 +319,8 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from .index import open_index
 
-    library = open_index(args.index)
+    library = open_library(args)
     options = {
         "mode": args.mode, "group": args.group, "doc_type": args.doc_type, "body": args.body,
         "since": args.since, "until": args.until, "doc": args.doc, "where": dict(args.where or ()),
@@ -464,11 +516,10 @@ def _print_evaluation(report: dict[str, Any], rows_key: str, as_json: bool) -> N
 
 def run_ask(args: argparse.Namespace) -> int:
     from .answer import evaluate, to_markdown
-    from .index import open_index
 
     if (args.question is None) == (args.eval is None):
         args.parser.error("give either QUESTION or --eval FILE")
-    library = open_index(args.index)
+    library = open_library(args)
     if args.eval is not None:
         _print_evaluation(evaluate(library, _read_jsonl(args.eval), k=args.k), "per_question", args.json)
         return 0
@@ -486,12 +537,11 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_precedents(args: argparse.Namespace) -> int:
-    from .index import open_index
     from .lineage import DEFAULT_MIN_SHARED, evaluate, render_diff
 
     if (args.text is None) == (args.eval is None):
         args.parser.error("give either TEXT or --eval FILE")
-    library = open_index(args.index)
+    library = open_library(args)
     min_shared = DEFAULT_MIN_SHARED if args.min_shared is None else args.min_shared
     if args.eval is not None:
         report = evaluate(library, _read_jsonl(args.eval), as_of=args.as_of, min_shared=min_shared)
@@ -645,9 +695,8 @@ def _add_eval_command(commands: Any, index_help: str) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, report_table
-    from .index import open_index
 
-    library = open_index(args.index)
+    library = open_library(args)
     report = evaluate(library, args.queries, mode=args.mode, k=args.k, group=args.group)
     if args.json:
         _print_json(report.to_dict())
