@@ -107,6 +107,21 @@ def make_document(
     return document, passages
 
 
+# A leaders' statement as Markdown with front matter, three numbered paragraphs.
+STATEMENT = """\
+---
+title: "Leaders' joint statement on cyber resilience"
+date: 2024-01-01
+source_url: https://example.org/statement
+---
+
+1. We commit to strengthen the resilience of critical infrastructure against ransomware.
+
+2. We will share threat information among national computer emergency response teams.
+
+3. We welcome the adoption of the Convention against Cybercrime.
+"""
+
 NORMS = [
     "States should not conduct or knowingly support ICT activity that damages critical infrastructure.",
     "States should respond to appropriate requests for assistance by another State whose critical "

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_document
+from conftest import REPO, STATEMENT, make_document
 
 from aseancyberdocs.cli import build_parser, main
 from aseancyberdocs.index import build_index_from_documents, open_index
@@ -20,20 +20,6 @@ HIT_FIELDS = {
     "start", "end", "source",
 }
 HEAVY = ("torch", "transformers", "sentence_transformers", "faiss")
-
-STATEMENT = """\
----
-title: "Leaders' joint statement on cyber resilience"
-date: 2024-01-01
-source_url: https://example.org/statement
----
-
-1. We commit to strengthen the resilience of critical infrastructure against ransomware.
-
-2. We will share threat information among national computer emergency response teams.
-
-3. We welcome the adoption of the Convention against Cybercrime.
-"""
 
 
 def _env() -> dict[str, str]:

@@ -5,23 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO
+from conftest import REPO, STATEMENT
 
 from aseancyberdocs import corpus
 from aseancyberdocs.cli import main
 from aseancyberdocs.index import open_index
-
-STATEMENT = """\
----
-title: "Leaders' joint statement on cyber resilience"
-date: 2024-01-01
-source_url: https://example.org/statement
----
-
-1. We commit to strengthen the resilience of critical infrastructure against ransomware.
-
-2. We will share threat information among national computer emergency response teams.
-"""
 
 
 @pytest.fixture
@@ -52,7 +40,7 @@ def test_the_environment_names_another_corpus(monkeypatch, tmp_path):
 def test_build_without_a_path_indexes_the_bundled_corpus(small_corpus, fake_models, capsys):
     assert main(["build", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (report["documents"], report["passages"], report["skipped"]) == (1, 2, [])  # README.md is not a document
+    assert (report["documents"], report["passages"], report["skipped"]) == (1, 3, [])  # README.md is not a document
     (document,) = open_index("indexes/default").documents.values()
     assert document.source.startswith(str(small_corpus))
 
@@ -70,7 +58,7 @@ def test_a_first_query_builds_the_default_index_and_says_so(small_corpus, fake_m
     first = capsys.readouterr()
     assert "no index at indexes/default yet: building it from the bundled corpus" in first.err
     assert f"({small_corpus}, 1 documents)" in first.err and "about 1 minute" in first.err
-    assert "indexed 1 documents, 2 passages" in first.err  # the build's summary goes to stderr...
+    assert "indexed 1 documents, 3 passages" in first.err  # the build's summary goes to stderr...
     assert all(json.loads(line) for line in first.out.splitlines())  # ...so stdout stays JSON
 
     assert main(command) == 0
