@@ -235,6 +235,7 @@ def verify_corpus(folder: str | os.PathLike[str], *, catalog: Catalog | None = N
         for path in root.rglob("*")
         if path.is_file()
         and path.suffix.lower() in SUPPORTED_SUFFIXES
+        and not path.name.lower().startswith("readme.")  # describes the folder, as find_sources reads it
         and not any(part.startswith(".") for part in path.relative_to(root).parts)
         and path.relative_to(root).as_posix() not in known
     )
