@@ -306,6 +306,10 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
             ],
         }
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/api/info", tags=["api"], summary="What the index holds and how it was built")
     def api_info() -> dict[str, Any]:
         return library.info()
