@@ -283,3 +283,10 @@ def test_pages_work_without_a_query(client):
     for path in ("/", "/ask", "/precedents"):
         response = client.get(path)
         assert response.status_code == 200 and "<form" in response.text
+
+
+def test_search_page_links_each_also_in_occurrence_to_its_paragraph(client):
+    query = "Requests the Secretary-General to provide the necessary support to operationalize the Global Mechanism"
+    html = client.get("/", params={"q": query, "k": 3}).text
+    assert '<cite id="citation-1">A/RES/80/16, para. 2 (pp. 1–2)</cite>' in html
+    assert '<a href="/doc/A/C.1/80/L.20?hl=para-2#para-2">A/C.1/80/L.20, para. 2 (p. 1)</a> (2025-10-13)' in html

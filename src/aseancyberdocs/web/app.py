@@ -31,7 +31,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import __version__
 from ..errors import AseanCyberDocsError, NoMatchError
 from ..types import Document, Passage
-from .render import diff_markup, document_blocks, mark, passage_anchors, query_terms, timeline_svg
+from .render import anchor, diff_markup, document_blocks, mark, passage_anchors, query_terms, timeline_svg
 
 if TYPE_CHECKING:
     from ..index import Library
@@ -208,7 +208,7 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     environment.globals.update(
-        doc_url=doc_url, precedents_url=precedents_url, version=__version__, site=site,
+        doc_url=doc_url, precedents_url=precedents_url, anchor=anchor, version=__version__, site=site,
         modes=MODES, max_query=MAX_QUERY_CHARS, max_text=MAX_TEXT_CHARS,
     )
     templates = Jinja2Templates(env=environment)
