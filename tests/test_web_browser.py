@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.model, pytest.mark.corpus]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 QUERY = "states should not allow their territory to be used for wrongful ICT acts"
+AGREED = ("Underlining the importance of respect for human rights and fundamental freedoms in the use of "
+          "information and communications technologies,")
 QUESTION = ("Is there UN language telling States not to damage another country's critical infrastructure "
             "through ICT operations?")
 FLAGS = [
@@ -159,6 +161,29 @@ def test_a_delegate_finds_copies_opens_and_traces_a_paragraph(browser, base_url,
     assert cards[0].find_element(By.CSS_SELECTOR, "cite").text == found[0].citation.formatted
     assert "first" in cards[0].get_attribute("class").split()
     assert svg.size["width"] > 300 and svg.size["height"] > 40  # drawn, not collapsed
+    assert _console_errors(browser) == []
+
+
+def test_a_delegate_traces_pasted_agreed_language(browser, base_url, library, shots):
+    from selenium.webdriver.common.by import By
+
+    browser.get(base_url + "/precedents")
+    browser.find_element(By.NAME, "text").send_keys(AGREED)
+    browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
+    svg = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "figure.chart svg.timeline"))[0]
+    found = library.precedents(AGREED)
+    assert found
+    circles = svg.find_elements(By.CSS_SELECTOR, "circle")
+    assert len(circles) == sum(1 for item in found if item.citation.date)
+    x = [float(circle.get_attribute("cx")) for circle in circles]
+    assert x == sorted(x)  # earliest first, left to right
+    cards = browser.find_elements(By.CSS_SELECTOR, "ol.precedents li.card")
+    assert [card.find_element(By.CSS_SELECTOR, "cite").text for card in cards] == [
+        item.citation.formatted for item in found]
+    changed = [item for item in found if item.diff]
+    if changed:  # a word diff is shown as deleted and inserted words
+        index = found.index(changed[0])
+        assert cards[index].find_elements(By.CSS_SELECTOR, ".diff del, .diff ins")
     _screenshot(browser, shots, "precedents")
     assert _console_errors(browser) == []
 
@@ -175,9 +200,9 @@ def test_a_delegate_asks_a_question(browser, base_url, library, shots):
     assert len(quotes) == len(answer.citations)
     assert quotes[0].find_element(By.CSS_SELECTOR, "cite").text == answer.citations[0].citation
     assert quotes[0].find_element(By.CSS_SELECTOR, "blockquote").text == answer.citations[0].quote
+    _screenshot(browser, shots, "ask")
     browser.find_element(By.CSS_SELECTOR, "a.marker[href='#quote-1']").click()
     assert urlsplit(browser.current_url).fragment == "quote-1"
-    _screenshot(browser, shots, "ask")
     assert _console_errors(browser) == []
 
 
