@@ -105,7 +105,7 @@ def client(port: int, queries: list[str], offset: int, deadline: float, k: int, 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

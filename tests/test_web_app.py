@@ -262,7 +262,7 @@ def test_document_page_labels_every_paragraph_and_highlights_the_cited_one(clien
 
 def test_precedents_page_draws_the_timeline_earliest_first(client):
     html = client.get("/precedents", params={"id": "A/C.1/80/L.20#para. 2"}).text
-    svg = re.search(r"<svg .*?</svg>", html, re.S).group()
+    svg = re.search(r"<svg .*?</svg>", html, re.DOTALL).group()
     assert svg.count("<circle") == 2 and svg.index("A/C.1/80/L.20") < svg.index("A/RES/80/16")
     assert "2 occurrences, earliest first" in html
     changed = client.get("/precedents", params={

@@ -156,10 +156,10 @@ def timeline_svg(precedents: Sequence[Precedent], *, width: int = 900, row: int 
         return left + (right - left) * (day - Date(first_year, 1, 1)).days / span
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-labelledby="timeline-title">',
-        f'<title id="timeline-title">Where this language appeared: {len(precedents)} occurrences, '
-        "earliest first</title>",
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {width} {height}" '
+         f'width="{width}" height="{height}" role="img" aria-labelledby="timeline-title">'),
+        (f'<title id="timeline-title">Where this language appeared: {len(precedents)} occurrences, '
+         "earliest first</title>"),
     ]
     if dated:
         years = list(range(first_year, last_year + 1))
