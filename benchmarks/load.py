@@ -193,9 +193,9 @@ Before the load, one client alone for the same server ({result['alone_requests']
 (search, HTTP and JSON). With {result['clients']} clients queued on one model the p50 is {result['p50_ms']} ms, i.e.
 {round(result['p50_ms'] / result['clients'], 1) if result['p50_ms'] else '–'} ms of server time per request ({result['clients']} waiting): throughput is what one
 request costs, and the wait grows with the queue, not errors. The memory the server gains under
-load is mostly PyTorch's working memory for each server thread that ran the model: with every
-call on one dedicated thread it grew by 10-16 MB only, but the model ran 20-50 times slower
-there (src/aseancyberdocs/web/app.py, `Site`).
+load is mostly working memory kept for each server thread that ran the model: with every call
+on one dedicated thread it grew by 10-25 MB only, but fewer requests were served (0.2-12
+against 11-31 requests/s in alternating runs; src/aseancyberdocs/web/app.py, `Site`).
 {END}
 """
 

@@ -107,9 +107,9 @@ class Site:
     The lock serialises calls into the library: the query encoder and the lazily built caches
     of the library are not documented as thread-safe, and on a CPU the model gains nothing from
     running two queries at once. The calls stay on the server's worker threads: handing them to
-    one dedicated thread instead kept memory flatter under load but ran 20-50 times slower in
-    the model's forward pass (0.2-0.4 against 11-24 requests/s, benchmarks/load.py, 32 clients,
-    alternating runs on the same 2-core machine).
+    one dedicated thread instead kept the server's memory flat under load (+10-25 MB against
+    +190-230 MB) but served fewer requests (0.2-12 against 11-31 requests/s; benchmarks/load.py,
+    32 clients, alternating runs on the same shared 2-core machine).
     """
 
     def __init__(self, library: Library) -> None:
