@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=run_info)
     _add_eval_command(commands, index_help)
     add_corpus_commands(commands)
+    add_serve_command(commands, index_help)
     return parser
 
 
@@ -685,6 +686,80 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{report.system} search, {report.overall.queries} queries, k={report.k}, {library.index_dir}")
     print(report_table(report))
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# serve
+
+_SERVE_EXAMPLE = """\
+Pages: / (search), /doc/ID (a document, paragraphs anchored), /precedents, /ask.
+JSON API: /api/search, /api/ask, /api/precedents, /api/documents/ID, /api/info;
+its OpenAPI description at /api/openapi.json. Needs the web extra: pip install "aseancyberdocs[web]".
+
+example:
+  aseancyberdocs serve
+  aseancyberdocs serve --index indexes/full --port 8080
+"""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def add_serve_command(commands: Any, index_help: str) -> None:
+    """The ``serve`` sub-command."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the local web app and JSON API",
+        description="Serve the search, document, precedents and ask pages and a read-only JSON API "
+        "over one index, loaded once. Binds 127.0.0.1 unless another host is asked for.",
+        epilog=_SERVE_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    serve.add_argument("--index", metavar="DIR", help=index_help)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: 127.0.0.1; any other is reachable from the network)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--corpus", metavar="DIR",
+                       help="when the index is missing, build it from DIR first (default: ./corpus if present)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import IndexNotFoundError
+    from .index import build_index, default_index_dir, open_index
+
+    try:
+        from .web import run
+    except ImportError as exc:
+        raise InputError(f"the web app needs the web extra ({exc.name} is missing): "
+                         'pip install "aseancyberdocs[web]"') from exc
+    if args.host not in LOOPBACK_HOSTS:
+        print(f"warning: binding {args.host}: the app will be reachable by other machines on the network, "
+              "without authentication", file=sys.stderr)
+    try:
+        library = open_index(args.index)
+    except IndexNotFoundError:
+        corpus = Path(args.corpus) if args.corpus else Path("corpus")
+        if not corpus.is_dir():
+            raise
+        index_dir = args.index or default_index_dir()
+        print(f"no index at {index_dir}: building it from {corpus} first", file=sys.stderr)
+        progress = _Progress()
+        try:
+            report = build_index([corpus], index_dir, progress=progress)
+        finally:
+            progress.close()
+        print(f"indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s",
+              file=sys.stderr)
+        library = open_index(index_dir)
+    print(f"loading the model and serving {library.index_dir} at http://{_url_host(args.host)}:{args.port}/",
+          file=sys.stderr)
+    run(library, host=args.host, port=args.port)
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":  # pragma: no cover
