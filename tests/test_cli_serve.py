@@ -50,7 +50,7 @@ def test_serve_builds_a_missing_index_from_the_corpus_first(tmp_path, fake_model
     index_dir = tmp_path / "index"
     assert main(["serve", "--index", str(index_dir), "--corpus", str(corpus)]) == 0
     assert (index_dir / "manifest.json").is_file() and len(served[0][0].documents) == 1
-    assert f"no index at {index_dir}: building it from {corpus} first" in capsys.readouterr().err
+    assert f"no index at {index_dir} yet: building it from the corpus named by --corpus ({corpus}, 1 documents)" in capsys.readouterr().err
 
 
 def test_serve_without_index_or_corpus_is_an_error(tmp_path, fake_models, served, capsys, monkeypatch):

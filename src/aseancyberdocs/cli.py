@@ -275,36 +275,44 @@ def _default_corpus() -> Any:
     return corpus
 
 
-def open_library(args: argparse.Namespace) -> Any:
-    """Open the index of ``args.index``; the default index is built from the bundled corpus if missing.
+def open_library(args: argparse.Namespace, corpus: Any = None) -> Any:
+    """Open the index of ``args.index``, building it first when it is missing and may be built.
 
-    Only the default folder is built on the fly: an ``--index DIR`` or ``$ASEANCYBERDOCS_INDEX``
-    that does not exist stays an error, so a typo never starts a build somewhere unexpected.
+    The default index (no ``--index``, no ``$ASEANCYBERDOCS_INDEX``) is built from the bundled
+    corpus; an index folder named by the user is built only from a corpus the user named too
+    (``corpus``, e.g. ``serve --corpus DIR``), so that a typo never starts a build somewhere
+    unexpected: otherwise a missing folder stays an error.
     """
+    from pathlib import Path
+
     from .corpus import bundled_corpus_dir, estimated_build_seconds
     from .index import INDEX_ENV, build_index, default_index_dir, open_index
 
-    if args.index is None and not os.environ.get(INDEX_ENV):
-        index_dir = default_index_dir()
-        corpus = bundled_corpus_dir()
-        if not (index_dir / "manifest.json").exists() and corpus is not None and corpus.is_dir():
-            from .sources import find_sources
+    index_dir = Path(args.index) if args.index else default_index_dir()
+    if corpus is not None:
+        source, what = Path(corpus), "the corpus named by --corpus"
+    elif args.index is None and not os.environ.get(INDEX_ENV):
+        source, what = bundled_corpus_dir(), "the bundled corpus"
+    else:
+        source = None
+    if source is not None and source.is_dir() and not (index_dir / "manifest.json").exists():
+        from .sources import find_sources
 
-            count = len(find_sources([corpus]))
-            minutes = max(1, round(estimated_build_seconds(count) / 60))
-            print(
-                f"no index at {index_dir} yet: building it from the bundled corpus ({corpus}, {count} documents) "
-                f"so that this {args.command} can run; this happens once and takes about {minutes} "
-                f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
-                file=sys.stderr,
-            )
-            progress = _Progress()
-            try:
-                report = build_index([corpus], index_dir, progress=progress)
-            finally:
-                progress.close()
-            _print_build_report(report, sys.stderr)
-    return open_index(args.index)
+        count = len(find_sources([source]))
+        minutes = max(1, round(estimated_build_seconds(count) / 60))
+        print(
+            f"no index at {index_dir} yet: building it from {what} ({source}, {count} documents) so that "
+            f"this {args.command} can run; this happens once and takes about {minutes} "
+            f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
+            file=sys.stderr,
+        )
+        progress = _Progress()
+        try:
+            report = build_index([source], index_dir, progress=progress)
+        finally:
+            progress.close()
+        _print_build_report(report, sys.stderr)
+    return open_index(index_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -718,16 +726,12 @@ def add_serve_command(commands: Any, index_help: str) -> None:
                        help="address to bind (default: 127.0.0.1; any other is reachable from the network)")
     serve.add_argument("--port", type=positive_int, default=8000, help="port (default: 8000)")
     serve.add_argument("--corpus", metavar="DIR",
-                       help="when the index is missing, build it from DIR first (default: ./corpus if present)")
+                       help="when the index is missing, build it from DIR first (the default index is built "
+                       "from the bundled corpus without it)")
     serve.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .errors import IndexNotFoundError
-    from .index import build_index, default_index_dir, open_index
-
     try:
         from .web import run
     except ImportError as exc:
@@ -736,22 +740,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK_HOSTS:
         print(f"warning: binding {args.host}: the app will be reachable by other machines on the network, "
               "without authentication", file=sys.stderr)
-    try:
-        library = open_index(args.index)
-    except IndexNotFoundError:
-        corpus = Path(args.corpus) if args.corpus else Path("corpus")
-        if not corpus.is_dir():
-            raise
-        index_dir = args.index or default_index_dir()
-        print(f"no index at {index_dir}: building it from {corpus} first", file=sys.stderr)
-        progress = _Progress()
-        try:
-            report = build_index([corpus], index_dir, progress=progress)
-        finally:
-            progress.close()
-        print(f"indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s",
-              file=sys.stderr)
-        library = open_index(index_dir)
+    library = open_library(args, corpus=args.corpus)
     print(f"loading the model and serving {library.index_dir} at http://{_url_host(args.host)}:{args.port}/",
           file=sys.stderr)
     run(library, host=args.host, port=args.port)
