@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=run_info)
     _add_eval_command(commands, index_help)
     add_corpus_commands(commands)
+    add_serve_command(commands, index_help)
     return parser
 
 
@@ -274,36 +275,44 @@ def _default_corpus() -> Any:
     return corpus
 
 
-def open_library(args: argparse.Namespace) -> Any:
-    """Open the index of ``args.index``; the default index is built from the bundled corpus if missing.
+def open_library(args: argparse.Namespace, corpus: Any = None) -> Any:
+    """Open the index of ``args.index``, building it first when it is missing and may be built.
 
-    Only the default folder is built on the fly: an ``--index DIR`` or ``$ASEANCYBERDOCS_INDEX``
-    that does not exist stays an error, so a typo never starts a build somewhere unexpected.
+    The default index (no ``--index``, no ``$ASEANCYBERDOCS_INDEX``) is built from the bundled
+    corpus; an index folder named by the user is built only from a corpus the user named too
+    (``corpus``, e.g. ``serve --corpus DIR``), so that a typo never starts a build somewhere
+    unexpected: otherwise a missing folder stays an error.
     """
+    from pathlib import Path
+
     from .corpus import bundled_corpus_dir, estimated_build_seconds
     from .index import INDEX_ENV, build_index, default_index_dir, open_index
 
-    if args.index is None and not os.environ.get(INDEX_ENV):
-        index_dir = default_index_dir()
-        corpus = bundled_corpus_dir()
-        if not (index_dir / "manifest.json").exists() and corpus is not None and corpus.is_dir():
-            from .sources import find_sources
+    index_dir = Path(args.index) if args.index else default_index_dir()
+    if corpus is not None:
+        source, what = Path(corpus), "the corpus named by --corpus"
+    elif args.index is None and not os.environ.get(INDEX_ENV):
+        source, what = bundled_corpus_dir(), "the bundled corpus"
+    else:
+        source = None
+    if source is not None and source.is_dir() and not (index_dir / "manifest.json").exists():
+        from .sources import find_sources
 
-            count = len(find_sources([corpus]))
-            minutes = max(1, round(estimated_build_seconds(count) / 60))
-            print(
-                f"no index at {index_dir} yet: building it from the bundled corpus ({corpus}, {count} documents) "
-                f"so that this {args.command} can run; this happens once and takes about {minutes} "
-                f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
-                file=sys.stderr,
-            )
-            progress = _Progress()
-            try:
-                report = build_index([corpus], index_dir, progress=progress)
-            finally:
-                progress.close()
-            _print_build_report(report, sys.stderr)
-    return open_index(args.index)
+        count = len(find_sources([source]))
+        minutes = max(1, round(estimated_build_seconds(count) / 60))
+        print(
+            f"no index at {index_dir} yet: building it from {what} ({source}, {count} documents) so that "
+            f"this {args.command} can run; this happens once and takes about {minutes} "
+            f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
+            file=sys.stderr,
+        )
+        progress = _Progress()
+        try:
+            report = build_index([source], index_dir, progress=progress)
+        finally:
+            progress.close()
+        _print_build_report(report, sys.stderr)
+    return open_index(index_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -704,6 +713,61 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{report.system} search, {report.overall.queries} queries, k={report.k}, {library.index_dir}")
     print(report_table(report))
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# serve
+
+_SERVE_EXAMPLE = """\
+Pages: / (search), /doc/ID (a document, paragraphs anchored), /precedents, /ask.
+JSON API: /api/search, /api/ask, /api/precedents, /api/documents/ID, /api/info;
+its OpenAPI description at /api/openapi.json. Needs the web extra: pip install "aseancyberdocs[web]".
+
+example:
+  aseancyberdocs serve
+  aseancyberdocs serve --index indexes/full --port 8080
+"""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def add_serve_command(commands: Any, index_help: str) -> None:
+    """The ``serve`` sub-command."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the local web app and JSON API",
+        description="Serve the search, document, precedents and ask pages and a read-only JSON API "
+        "over one index, loaded once. Binds 127.0.0.1 unless another host is asked for.",
+        epilog=_SERVE_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    serve.add_argument("--index", metavar="DIR", help=index_help)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: 127.0.0.1; any other is reachable from the network)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--corpus", metavar="DIR",
+                       help="when the index is missing, build it from DIR first (the default index is built "
+                       "from the bundled corpus without it)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        from .web import run
+    except ImportError as exc:
+        raise InputError(f"the web app needs the web extra ({exc.name} is missing): "
+                         'pip install "aseancyberdocs[web]"') from exc
+    if args.host not in LOOPBACK_HOSTS:
+        print(f"warning: binding {args.host}: the app will be reachable by other machines on the network, "
+              "without authentication", file=sys.stderr)
+    library = open_library(args, corpus=args.corpus)
+    print(f"loading the model and serving {library.index_dir} at http://{_url_host(args.host)}:{args.port}/",
+          file=sys.stderr)
+    run(library, host=args.host, port=args.port)
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":  # pragma: no cover
