@@ -31,15 +31,47 @@ def catalog() -> Catalog:
     return Catalog.load()
 
 
+@pytest.fixture(scope="module")
+def bundled(catalog: Catalog) -> list[CatalogEntry]:
+    return [entry for entry in catalog if entry.bundled]
+
+
+@pytest.fixture(scope="module")
+def not_bundled(catalog: Catalog) -> list[CatalogEntry]:
+    return [entry for entry in catalog if not entry.bundled]
+
+
 def write(tmp_path: Path, *lines: str) -> Path:
     path = tmp_path / "catalog.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def test_shipped_catalog_loads_with_one_row_per_corpus_file(catalog: Catalog) -> None:
-    assert len(catalog) == 293
+def test_shipped_catalog_loads_with_one_row_per_corpus_file(catalog: Catalog, bundled: list[CatalogEntry]) -> None:
+    assert len(bundled) == 293
     assert all(isinstance(entry, CatalogEntry) for entry in catalog)
+
+
+def test_documents_not_bundled_are_catalogued_unpinned(not_bundled: list[CatalogEntry]) -> None:
+    reports = {entry.doc_id for entry in not_bundled if entry.doc_type == "report"}
+    assert reports == {"A/65/201", "A/68/98", "A/70/174", "A/76/135", "A/75/816", "A/77/275", "A/78/265", "A/79/214", "A/80/257"}
+    for entry in not_bundled:
+        assert entry.sha256 is None and not entry.bundled
+        if entry.symbol:
+            assert entry.path == f"un/pdf/{entry.symbol.replace('/', '_')}.pdf"
+            assert entry.source_url == f"https://docs.un.org/en/{entry.symbol}"
+        else:
+            assert entry.path.startswith("statements/") and entry.body == "ASEAN Summit"
+    asean = {entry.doc_id: entry for entry in not_bundled if not entry.symbol}
+    statement = asean["2018-04-28-asean-leaders-statement-on-cybersecurity-cooperation"]
+    assert (statement.doc_type, statement.date) == ("leaders' statement", "2018-04-28")
+    assert {entry.doc_type for entry in asean.values()} == {"leaders' statement", "chairman's statement"}
+
+
+def test_a_row_with_an_empty_sha256_is_not_bundled_and_several_may_share_it(tmp_path: Path) -> None:
+    loaded = Catalog.load(write(tmp_path, HEADER, ROW_A.replace(SHA_A, ""), ROW_B.replace(SHA_B, "")))
+    assert [entry.bundled for entry in loaded] == [False, False]
+    assert loaded.lookup("A_RES_80_16.pdf", "0" * 64).doc_id == "A/RES/80/16"  # found by its file name
 
 
 def test_repository_copy_is_the_shipped_file() -> None:
@@ -52,14 +84,16 @@ def test_shipped_catalog_columns_in_order() -> None:
         assert tuple(next(csv.reader(handle))) == COLUMNS
 
 
-def test_doc_ids_paths_and_hashes_are_unique(catalog: Catalog) -> None:
-    for key in ("doc_id", "path", "sha256"):
+def test_doc_ids_paths_and_hashes_are_unique(catalog: Catalog, bundled: list[CatalogEntry]) -> None:
+    for key in ("doc_id", "path"):
         values = [getattr(entry, key) for entry in catalog]
         assert len(set(values)) == len(values), key
+    hashes = [entry.sha256 for entry in bundled]
+    assert len(set(hashes)) == len(hashes)
 
 
-def test_values_are_well_formed(catalog: Catalog) -> None:
-    for entry in catalog:
+def test_values_are_well_formed(bundled: list[CatalogEntry]) -> None:
+    for entry in bundled:
         assert entry.doc_type in DOC_TYPES
         assert entry.date is not None and dt.date(2018, 1, 1) <= dt.date.fromisoformat(entry.date) <= dt.date(2026, 12, 31), entry
         assert entry.title == " ".join(entry.title.split()), entry
@@ -75,7 +109,9 @@ def test_values_are_well_formed(catalog: Catalog) -> None:
 
 def test_types_follow_the_symbols(catalog: Catalog) -> None:
     for entry in catalog:
-        if entry.doc_id == "A/RES/79/243":
+        if not entry.bundled and entry.symbol:
+            assert entry.doc_type == "report"
+        elif entry.doc_id == "A/RES/79/243":
             assert entry.doc_type == "convention"
         elif entry.doc_id.startswith("A/RES/"):
             assert entry.doc_type == "resolution"
@@ -100,20 +136,20 @@ def test_known_documents(catalog: Catalog) -> None:
     assert decision is not None and decision.doc_type == "draft decision"
 
 
-def test_every_row_matches_a_corpus_file(catalog: Catalog) -> None:
+def test_every_bundled_row_matches_a_corpus_file(bundled: list[CatalogEntry]) -> None:
     on_disk = {path.relative_to(CORPUS).as_posix() for path in find_sources([CORPUS])}
-    assert {entry.path for entry in catalog} == on_disk
-    for entry in catalog:
+    assert {entry.path for entry in bundled} == on_disk
+    for entry in bundled:
         assert hashlib.sha256((CORPUS / entry.path).read_bytes()).hexdigest() == entry.sha256, entry.path
 
 
-def test_the_corpus_readme_gives_every_file_its_source_and_sha256(catalog: Catalog) -> None:
+def test_the_corpus_readme_gives_every_file_its_source_and_sha256(bundled: list[CatalogEntry]) -> None:
     rows = {}
     for line in (REPO / "corpus" / "README.md").read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) == 5 and cells[0].startswith("`") and cells[4].startswith("`"):
             rows[cells[0].strip("`")] = cells
-    for entry in catalog:
+    for entry in bundled:
         path, _, official_url, origin, sha256 = rows.pop(entry.path)
         assert (official_url, sha256.strip("`")) == (entry.source_url, entry.sha256), entry.path
         assert origin, entry.path

@@ -200,7 +200,6 @@ def test_model_mismatch_exits_1(built_index, monkeypatch, capsys):
         ["search", "norms", "-k", "0"],
         ["search", "norms", "-k", "many"],
         ["frobnicate"],
-        ["build"],
         ["info", "--bogus"],
     ],
 )

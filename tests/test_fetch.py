@@ -30,6 +30,8 @@ ROUTES: dict[str, tuple[int, str, bytes, float]] = {
     "/tampered.pdf": (200, "application/pdf", PDF.replace(b"small", b"false"), 0),
     "/image": (200, "image/png", b"\x89PNG\r\n\x1a\n", 0),
 }
+# Filled by the fixtures below: a SYNTHETIC report-shaped PDF (tests/synthetic_documents.py).
+REPORT_ROUTE = "/en/A/70/174"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -204,7 +206,11 @@ def test_verify_reports_missing_changed_and_extra(tmp_path):
 
 def test_verify_of_the_reference_corpus(corpus_dir):
     report = verify_corpus(corpus_dir)
-    assert report.complete and len(report.ok) == len(Catalog.load())
+    catalog = Catalog.load()
+    assert report.complete and len(report.ok) == sum(entry.bundled for entry in catalog) == 293
+    assert report.extra == ()  # corpus/README.md describes the folder: not an uncatalogued document
+    # The reports the corpus does not bundle are listed as not fetched, not as missing.
+    assert set(report.not_fetched) == {entry.path for entry in catalog if not entry.bundled}
 
 
 def test_cli_fetch_and_verify(tmp_path, server, monkeypatch, capsys):
@@ -212,8 +218,10 @@ def test_cli_fetch_and_verify(tmp_path, server, monkeypatch, capsys):
     monkeypatch.setattr(Catalog, "load", classmethod(lambda cls, path=None: catalog))
     dest = tmp_path / "corpus"
     assert main(["corpus", "fetch", "--dest", str(dest)]) == 1
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
     assert out[-1] == "1 fetched, 0 already present, 1 failed"
+    assert captured.err == "error: 1 of 2 documents not fetched: tampered\n"
     assert any(line.startswith("failed   un/tampered.pdf: ") and "sha256 mismatch" in line for line in out)
     assert main(["corpus", "fetch", "--dest", str(dest), "--only", "good", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "present"
@@ -223,3 +231,146 @@ def test_cli_fetch_and_verify(tmp_path, server, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("error: not in the catalog: 'nope'")
     assert main(["corpus", "verify", str(tmp_path / "absent")]) == 1
     assert capsys.readouterr().err == f"error: no such folder: {tmp_path / 'absent'}\n"
+
+
+# --- Saved as what was served; documents not bundled; failures listed ------------------------
+
+
+def _unbundled(path: str, url: str | None, doc_id: str, symbol: str | None = None) -> CatalogEntry:
+    return CatalogEntry(path=path, doc_id=doc_id, symbol=symbol, title=f"Title of {doc_id}", date=None,
+                        doc_type="report", body=None, source_url=url, sha256=None)
+
+
+def test_a_text_extract_is_saved_as_the_pdf_it_was_made_from_under_un_pdf(tmp_path, server):
+    entry = _entry("un/text/A_RES_1.txt", f"{server}/good.pdf", data=b"the text extract")
+    result = _one(tmp_path, entry)
+    assert (result.status, result.path) == ("fetched", "un/pdf/A_RES_1.pdf")
+    assert "not pinned" in result.message
+    assert (tmp_path / "corpus" / "un" / "pdf" / "A_RES_1.pdf").read_bytes() == PDF
+    assert not (tmp_path / "corpus" / "un" / "text").exists()
+    report = verify_corpus(tmp_path / "corpus", catalog=Catalog([entry]))
+    assert (report.unpinned, report.missing, report.extra) == (("un/pdf/A_RES_1.pdf",), (), ())
+    assert _one(tmp_path, entry).status == "present"
+
+
+def test_a_statement_served_as_a_pdf_is_saved_as_one(tmp_path, server):
+    result = _one(tmp_path, _entry("statements/2018-summit.md", f"{server}/good.pdf", data=b"md"))
+    assert (result.status, result.path) == ("fetched", "statements/2018-summit.pdf")
+    assert (tmp_path / "corpus" / "statements" / "2018-summit.pdf").read_bytes() == PDF
+
+
+def test_a_document_not_bundled_is_fetched_unpinned_to_its_catalog_path(tmp_path, server):
+    entry = _unbundled("un/pdf/A_70_1.pdf", f"{server}/good.pdf", "A/70/1", "A/70/1")
+    catalog = Catalog([entry])
+    before = verify_corpus(tmp_path, catalog=catalog)
+    assert before.complete and before.not_fetched == ("un/pdf/A_70_1.pdf",) and before.missing == ()
+    [result] = fetch_corpus(tmp_path, catalog=catalog)
+    assert (result.status, result.path, result.sha256) == ("fetched", "un/pdf/A_70_1.pdf", hashlib.sha256(PDF).hexdigest())
+    assert "not bundled" in result.message and "not pinned" in result.message
+    after = verify_corpus(tmp_path, catalog=catalog)
+    assert after.complete and after.unpinned == ("un/pdf/A_70_1.pdf",) and after.not_fetched == ()
+
+
+def test_a_document_without_url_is_skipped_in_a_full_fetch_and_fails_when_named(tmp_path, capsys, monkeypatch):
+    catalog = Catalog([_unbundled("statements/2018-asean.pdf", None, "2018-asean")])
+    [skipped] = fetch_corpus(tmp_path, catalog=catalog)
+    assert skipped.status == "skipped" and "no official URL" in skipped.message
+    [failed] = fetch_corpus(tmp_path, catalog=catalog, only=["2018-asean"])
+    assert failed.status == "failed" and "save the document as statements/2018-asean.pdf yourself" in failed.message
+    monkeypatch.setattr(Catalog, "load", classmethod(lambda cls, path=None: catalog))
+    assert main(["corpus", "fetch", "--dest", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "0 fetched, 0 already present, 0 failed, 1 skipped (no official URL in the catalog)"
+    assert main(["corpus", "fetch", "--dest", str(tmp_path), "--only", "2018-asean"]) == 1
+    assert capsys.readouterr().err == "error: 1 of 1 documents not fetched: 2018-asean\n"
+
+
+def test_the_command_exits_non_zero_and_lists_every_failed_document(tmp_path, server):
+    # A real process, as a user or a script runs it: the exit status, not main()'s return value.
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    from aseancyberdocs.catalog import COLUMNS
+
+    rows = [
+        ("un/pdf/A_RES_1.pdf", "A/RES/1", f"{server}/good.pdf", hashlib.sha256(PDF).hexdigest()),
+        ("un/pdf/A_RES_2.pdf", "A/RES/2", f"{server}/nowhere.pdf", "c" * 64),
+        ("un/text/A_RES_3.txt", "A/RES/3", f"{server}/html-instead.pdf", "d" * 64),
+    ]
+    catalog_file = tmp_path / "catalog.csv"
+    with catalog_file.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for path, doc_id, url, digest in rows:
+            writer.writerow([path, doc_id, doc_id, "A title", "2020-01-01", "resolution", "UN General Assembly", url, digest])
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "aseancyberdocs", "corpus", "fetch", "--dest", str(tmp_path / "corpus"), "--catalog", str(catalog_file)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1, done
+    assert done.stdout.splitlines()[-1] == "1 fetched, 0 already present, 2 failed"
+    assert done.stderr.splitlines()[-1] == "error: 2 of 3 documents not fetched: A/RES/2, A/RES/3"
+    assert "failed   un/pdf/A_RES_2.pdf: " in done.stdout and "HTTP 404" in done.stdout
+    # The text extract would have been saved as a PDF under un/pdf/, never as un/text/A_RES_3.pdf.
+    assert "failed   un/pdf/A_RES_3.pdf: " in done.stdout and "not a PDF" in done.stdout
+    again = subprocess.run(command[:-2] + ["--catalog", str(catalog_file), "--only", "A/RES/1"], capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0 and again.stderr == ""
+
+
+@pytest.fixture(scope="module")
+def report_server(tmp_path_factory):
+    """A local server whose /en/A/70/174 serves the SYNTHETIC report-shaped PDF."""
+    from synthetic_documents import write_report_pdf
+
+    data = write_report_pdf(tmp_path_factory.mktemp("served") / "A_70_174.pdf").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            found = self.path == REPORT_ROUTE
+            body = data if found else b"not found"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/pdf" if found else "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", data
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_fetch_only_a_report_then_build_indexes_and_cites_it(tmp_path, report_server, monkeypatch, capsys):
+    # The shipped catalog's A/70/174 row, with its official URL (https://docs.un.org/en/A/70/174)
+    # pointed at the local server: the one change that keeps the test off the network.
+    import dataclasses
+
+    import aseancyberdocs as acd
+
+    url, data = report_server
+    shipped = Catalog.load()
+    entry = shipped.get("A/70/174")
+    assert entry is not None and not entry.bundled and entry.source_url == "https://docs.un.org/en/A/70/174"
+    local = Catalog([dataclasses.replace(e, source_url=url + REPORT_ROUTE) if e.doc_id == "A/70/174" else e for e in shipped])
+    monkeypatch.setattr(Catalog, "load", classmethod(lambda cls, path=None: local))
+    dest = tmp_path / "corpus"
+    assert main(["corpus", "fetch", "--dest", str(dest), "--only", "A/70/174"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("fetched  un/pdf/A_70_174.pdf: not bundled") and out[-1] == "1 fetched, 0 already present, 0 failed"
+    assert (dest / "un" / "pdf" / "A_70_174.pdf").read_bytes() == data
+
+    # build: the real model, real FAISS and BM25 over the one fetched file.
+    report = acd.build_index([dest], tmp_path / "index")
+    assert report.documents == 1 and not report.skipped
+    library = acd.open_index(tmp_path / "index")
+    [document] = library.documents.values()
+    assert (document.doc_id, document.doc_type, document.date) == ("A/70/174", "report", "2015-07-22")
+    assert document.title == entry.title  # found in the catalog by its file name
+    [hit] = library.search("placeholder recommendation number 1 of this fixture", k=1, mode="bm25")
+    assert str(hit.citation) == "A/70/174, para. 13 (a) (p. 7)"

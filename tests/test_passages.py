@@ -129,3 +129,21 @@ def test_no_running_head_survives_in_any_passage(corpus_passages):
     for document, passages in corpus_passages:
         for passage in passages:
             assert not job.search(passage.text), (document.doc_id, passage.label)
+
+
+def test_report_passages_cite_section_paragraph_and_page(tmp_path):
+    # A SYNTHETIC report-shaped PDF (tests/synthetic_documents.py): placeholder words laid out
+    # like A/70/174, whose norms are para. 13 (a)-(k) on page 7.
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_report_pdf
+
+    document = load_document(write_report_pdf(tmp_path / "A_70_174.pdf"), catalog=Catalog([]))
+    passages = {passage.label: passage for passage in make_passages(document)}
+    for passage in passages.values():
+        assert document.text[passage.start : passage.end] == passage.text
+        assert not passage.text.startswith(("I.", "II.", "III.", "IV.", "A.", "B."))  # headings are context
+    assert cite(document, passages["para. 13 (a)"]).formatted == "A/70/174, para. 13 (a) (p. 7)"
+    assert cite(document, passages["para. 13 (k)"]).formatted == "A/70/174, para. 13 (k) (p. 7)"
+    assert cite(document, passages["para. 9"]).formatted == "A/70/174, para. 9 (pp. 5–6)"
+    assert cite(document, passages["note, para. 1"]).formatted == "A/70/174, note, para. 1 (p. 1)"
+    assert passages["para. 13 (a)"].context.startswith("III. Norms, rules and principles")

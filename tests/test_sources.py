@@ -132,3 +132,51 @@ def test_statement_from_the_corpus(corpus_dir):
     assert document.date == "2021-03-12"
     assert document.doc_id == path.stem
     assert not re.search(r"\*\*|<sup>|\\_", document.text)
+
+
+# --- Reports and chairman's statements: SYNTHETIC PDFs (tests/synthetic_documents.py) --------
+
+
+def test_report_pdf_front_page_running_heads_and_page_break(tmp_path):
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_report_pdf
+
+    document = load_document(write_report_pdf(tmp_path / "A_70_999.pdf", symbol="A/70/999"), catalog=Catalog([]))
+    assert (document.doc_id, document.symbol, document.doc_type, document.date) == ("A/70/999", "A/70/999", "report", "2015-07-22")
+    assert document.title == "Report of the synthetic group of experts on placeholder developments"
+    assert document.body == "UN General Assembly"
+    assert [page.label for page in document.pages] == [str(n) for n in range(1, 9)]
+    for furniture in ("15-12404", "/8", "*1512404*", "Synthetic developments in the field", "Seventieth session"):
+        assert furniture not in document.text.split("\n\n", 1)[1], furniture
+    # Paragraph 9 runs from page 5 on to page 6: one paragraph, no running head inside it.
+    assert "into one paragraph whose quoted text holds no running head" in document.text
+
+
+def test_statement_pdf_loses_running_title_and_page_counters(tmp_path):
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_statement_pdf
+
+    document = load_document(write_statement_pdf(tmp_path / "statement.pdf"), catalog=Catalog([]))
+    assert document.title == "CHAIRMAN'S STATEMENT OF THE 99TH SYNTHETIC SUMMIT"
+    assert document.doc_type == "chairman's statement"
+    assert "Page 1 of 2" not in document.text and "Chairman's Statement of the 99th" not in document.text
+    assert "whether the plan should be extended to placeholder matters" in document.text
+
+
+def test_a_statement_saved_at_its_catalog_path_gets_the_catalogued_metadata(tmp_path):
+    # The ASEAN rows carry no URL: a user saves the PDF at the row's path. A SYNTHETIC PDF stands
+    # in for it here; the point is that the row is found by file name and labels follow the layout.
+    from aseancyberdocs.catalog import Catalog
+    from aseancyberdocs.citations import cite
+    from aseancyberdocs.passages import make_passages
+    from synthetic_documents import write_statement_pdf
+
+    entry = Catalog.load().get("2018-04-28-chairmans-statement-of-the-32nd-asean-summit")
+    assert entry is not None and not entry.bundled and entry.source_url is None
+    document = load_document(write_statement_pdf(tmp_path / entry.path))
+    assert (document.doc_id, document.title, document.date, document.doc_type, document.body) == (
+        entry.doc_id, "Chairman’s Statement of the 32nd ASEAN Summit", "2018-04-28", "chairman's statement", "ASEAN Summit"
+    )
+    passages = {passage.label: passage for passage in make_passages(document)}
+    assert cite(document, passages["para. 5"]).formatted == "Chairman’s Statement of the 32nd ASEAN Summit (2018-04-28), para. 5 (p. 2)"
+    assert passages["para. 5"].context == "Cybersecurity"

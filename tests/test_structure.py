@@ -79,3 +79,84 @@ def test_paragraph_split_across_pages_is_one_passage_on_both_pages(corpus_dir):
     assert "as endorsed by the General Assembly in its resolution 79/237, and the additional elements" in passage.text
     assert passage.text.endswith("from the open-ended working group to the Global Mechanism;")
     assert document.text[passage.start : passage.end] == passage.text
+
+
+# --- Reports and chairman's statements -----------------------------------------------------
+# The PDFs are SYNTHETIC fixtures (tests/synthetic_documents.py): the layout of a GGE report and
+# of an ASEAN chairman's statement with placeholder words, never the real texts.
+
+
+@pytest.fixture(scope="module")
+def synthetic_report(tmp_path_factory):
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_report_pdf
+
+    path = write_report_pdf(tmp_path_factory.mktemp("synthetic") / "A_70_174.pdf")
+    return load_document(path, catalog=Catalog([]))  # what the reader finds, not what a catalog says
+
+
+@pytest.fixture(scope="module")
+def synthetic_statement(tmp_path_factory):
+    from aseancyberdocs.catalog import Catalog
+    from synthetic_documents import write_statement_pdf
+
+    path = write_statement_pdf(tmp_path_factory.mktemp("synthetic") / "chairmans-statement.pdf")
+    return load_document(path, catalog=Catalog([]))
+
+
+def test_report_paragraphs_run_through_the_sections_with_lettered_norms(synthetic_report):
+    numbered = [f"para. {n}" for n in range(1, 16)]
+    norms = [f"para. 13 ({letter})" for letter in "abcdefghijk"]
+    assert _labels(synthetic_report) == ["note, para. 1", *numbered[:13], *norms, *numbered[13:]]
+
+
+def test_report_section_headings_are_context_never_paragraphs(synthetic_report):
+    found = {paragraph.label: paragraph for paragraph in paragraphs(synthetic_report)}
+    texts = [synthetic_report.text[p.start : p.end] for p in found.values()]
+    for heading in ("I. Introduction", "A. Threats to synthetic infrastructure", "Contents", "Note by the Secretary-General"):
+        assert not any(text.startswith(heading) or heading in text for text in texts), heading
+    assert not any(". . ." in text for text in texts)  # the table of contents is dropped
+    assert found["para. 1"].context == "I. Introduction"
+    assert found["para. 4"].context == "II. Existing and emerging placeholder threats\nA. Threats to synthetic infrastructure"
+    assert found["para. 7"].context.endswith("\nB. Threats to placeholder data")
+    norm = found["para. 13 (a)"]
+    heading, chapeau = norm.context.split("\n")
+    assert heading == "III. Norms, rules and principles for the synthetic behaviour of States"  # two lines joined
+    assert chapeau.startswith("13. Taking into account existing and emerging placeholder threats")
+    assert synthetic_report.text[norm.start : norm.end].startswith("(a) Synthetic norm (a): States should consider")
+    assert found["note, para. 1"].context == "Note by the Secretary-General"
+
+
+def test_statement_themed_headings_are_context_and_items_hang_from_their_paragraph(synthetic_statement):
+    found = paragraphs(synthetic_statement)
+    labels = [paragraph.label for paragraph in found]
+    assert labels == ["para. 1", "para. 2", "para. 3", "para. 3 (a)", "para. 3 (b)", "para. 3 (c)", *[f"para. {n}" for n in range(4, 9)]]
+    context = {paragraph.label: paragraph.context for paragraph in found}
+    assert context["para. 5"] == context["para. 6"] == "Cybersecurity"
+    assert context["para. 7"] == "Regional and International Issues"
+    assert context["para. 3 (b)"] == "Community Building\n3. We adopted the following synthetic documents at the summit:"
+    texts = [synthetic_statement.text[p.start : p.end] for p in found]
+    assert not any("Cybersecurity" == text or "Placeholder City, 28 April 2018" in text for text in texts)
+
+
+def test_report_annexes_number_afresh(tmp_path):
+    # A SYNTHETIC text layer shaped like an OEWG report: a note, then annexed reports.
+    path = tmp_path / "A_75_999.txt"
+    path.write_text(
+        "United Nations A/75/999\nGeneral Assembly\nDistr.: General\n18 March 2021\n\n"
+        "Seventy-fifth session\nAgenda item 99\nSynthetic placeholder developments\n\n"
+        "Note by the Secretary-General\n\nThe Secretary-General has the honour to transmit a synthetic fixture.\n\n"
+        "Annex I\n\nFinal substantive report (synthetic)\n\nA. Introduction\n\n"
+        "1. Placeholder paragraph one.\n\n2. Placeholder paragraph two:\n\n(a) a first item;\n\n(b) a second item.\n\n"
+        "Annex II\n\nChair's summary (synthetic)\n\n1. Placeholder summary paragraph.\n",
+        encoding="utf-8",
+    )
+    from aseancyberdocs.catalog import Catalog
+
+    document = load_document(path, catalog=Catalog([]))
+    assert (document.doc_type, document.date) == ("report", "2021-03-18")
+    found = paragraphs(document)
+    assert [p.label for p in found] == [
+        "note, para. 1", "annex I, para. 1", "annex I, para. 2", "annex I, para. 2 (a)", "annex I, para. 2 (b)", "annex II, para. 1",
+    ]
+    assert found[1].context == "A. Introduction"

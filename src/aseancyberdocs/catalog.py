@@ -5,6 +5,11 @@ committee), but extraction is fallible and statements print nothing machine-read
 catalog (``data/catalog.csv``, shipped with the package) records the checked values once per
 file, keyed by the file's sha256, and ``load_document`` uses them to complete or correct what
 it read.
+
+The catalog also lists documents the corpus cannot bundle (the GGE and OEWG reports, ASEAN
+statements): their rows have an empty ``sha256``. Nothing pins their bytes, because no copy was
+ever checked here; ``corpus fetch`` downloads them from ``source_url`` to the row's ``path``, and
+``load_document`` then finds their metadata by file name.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ DOC_TYPES: frozenset[str] = frozenset(
 )
 """The values ``doc_type`` may take."""
 
-_REQUIRED = ("path", "doc_id", "title", "doc_type", "sha256")
+_REQUIRED = ("path", "doc_id", "title", "doc_type")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -49,6 +54,7 @@ class CatalogEntry:
     """One catalogued document. Empty optional cells are ``None``.
 
     ``path`` is relative to the corpus root, with "/" separators ("un/pdf/A_RES_80_16.pdf").
+    ``sha256`` is None for a document the corpus does not bundle (see ``bundled``).
     """
 
     path: str
@@ -59,7 +65,17 @@ class CatalogEntry:
     doc_type: str
     body: str | None
     source_url: str | None
-    sha256: str
+    sha256: str | None
+
+    @property
+    def bundled(self) -> bool:
+        """True when the corpus ships this file (its sha256 is pinned); False for a document to fetch.
+
+        Example:
+            >>> Catalog.load().get("A/70/174").bundled
+            False
+        """
+        return self.sha256 is not None
 
     @property
     def name(self) -> str:
@@ -113,7 +129,8 @@ class Catalog:
                 file and, for a bad row, its line.
 
         Example:
-            >>> len(Catalog.load())
+            >>> catalog = Catalog.load()
+            >>> len([entry for entry in catalog if entry.bundled])
             293
         """
         if path is None:
@@ -170,6 +187,8 @@ def _unique_keys(located: list[tuple[str, CatalogEntry]]) -> dict[str, dict[str,
     keys: dict[str, dict[str, CatalogEntry]] = {"path": {}, "doc_id": {}, "sha256": {}, "file name": {}}
     for where, entry in located:
         for key, value in (("path", entry.path), ("doc_id", entry.doc_id), ("sha256", entry.sha256), ("file name", entry.name)):
+            if value is None:  # a document not bundled pins no sha256
+                continue
             if value in keys[key]:
                 raise CatalogError(f"{where}: duplicate {key} {value!r} (also {keys[key][value].path})")
             keys[key][value] = entry
@@ -216,7 +235,7 @@ def _entry(cells: dict[str, str], where: str) -> CatalogEntry:
         raise CatalogError(f"{where}: path must be relative to the corpus root with '/' separators, got {path!r}")
     if cells["doc_type"] not in DOC_TYPES:
         raise CatalogError(f"{where}: unknown doc_type {cells['doc_type']!r}; expected one of {', '.join(sorted(DOC_TYPES))}")
-    if not _SHA256.fullmatch(cells["sha256"]):
+    if cells["sha256"] and not _SHA256.fullmatch(cells["sha256"]):
         raise CatalogError(f"{where}: sha256 must be 64 lowercase hex digits, got {cells['sha256']!r}")
     date = cells["date"]
     if date:
@@ -235,5 +254,5 @@ def _entry(cells: dict[str, str], where: str) -> CatalogEntry:
         doc_type=cells["doc_type"],
         body=cells["body"] or None,
         source_url=cells["source_url"] or None,
-        sha256=cells["sha256"],
+        sha256=cells["sha256"] or None,
     )

@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=run_info)
     _add_eval_command(commands, index_help)
     add_corpus_commands(commands)
+    add_serve_command(commands, index_help)
     add_mcp_command(commands, index_help)
     return parser
 
@@ -277,36 +278,44 @@ def _default_corpus() -> Any:
     return corpus
 
 
-def open_library(args: argparse.Namespace) -> Any:
-    """Open the index of ``args.index``; the default index is built from the bundled corpus if missing.
+def open_library(args: argparse.Namespace, corpus: Any = None) -> Any:
+    """Open the index of ``args.index``, building it first when it is missing and may be built.
 
-    Only the default folder is built on the fly: an ``--index DIR`` or ``$ASEANCYBERDOCS_INDEX``
-    that does not exist stays an error, so a typo never starts a build somewhere unexpected.
+    The default index (no ``--index``, no ``$ASEANCYBERDOCS_INDEX``) is built from the bundled
+    corpus; an index folder named by the user is built only from a corpus the user named too
+    (``corpus``, e.g. ``serve --corpus DIR``), so that a typo never starts a build somewhere
+    unexpected: otherwise a missing folder stays an error.
     """
+    from pathlib import Path
+
     from .corpus import bundled_corpus_dir, estimated_build_seconds
     from .index import INDEX_ENV, build_index, default_index_dir, open_index
 
-    if args.index is None and not os.environ.get(INDEX_ENV):
-        index_dir = default_index_dir()
-        corpus = bundled_corpus_dir()
-        if not (index_dir / "manifest.json").exists() and corpus is not None and corpus.is_dir():
-            from .sources import find_sources
+    index_dir = Path(args.index) if args.index else default_index_dir()
+    if corpus is not None:
+        source, what = Path(corpus), "the corpus named by --corpus"
+    elif args.index is None and not os.environ.get(INDEX_ENV):
+        source, what = bundled_corpus_dir(), "the bundled corpus"
+    else:
+        source = None
+    if source is not None and source.is_dir() and not (index_dir / "manifest.json").exists():
+        from .sources import find_sources
 
-            count = len(find_sources([corpus]))
-            minutes = max(1, round(estimated_build_seconds(count) / 60))
-            print(
-                f"no index at {index_dir} yet: building it from the bundled corpus ({corpus}, {count} documents) "
-                f"so that this {args.command} can run; this happens once and takes about {minutes} "
-                f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
-                file=sys.stderr,
-            )
-            progress = _Progress()
-            try:
-                report = build_index([corpus], index_dir, progress=progress)
-            finally:
-                progress.close()
-            _print_build_report(report, sys.stderr)
-    return open_index(args.index)
+        count = len(find_sources([source]))
+        minutes = max(1, round(estimated_build_seconds(count) / 60))
+        print(
+            f"no index at {index_dir} yet: building it from {what} ({source}, {count} documents) so that "
+            f"this {args.command} can run; this happens once and takes about {minutes} "
+            f"minute{'s' if minutes != 1 else ''} on a 2-core machine",
+            file=sys.stderr,
+        )
+        progress = _Progress()
+        try:
+            report = build_index([source], index_dir, progress=progress)
+        finally:
+            progress.close()
+        _print_build_report(report, sys.stderr)
+    return open_index(index_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,7 +610,7 @@ def print_export(library: Any, results: Any, format: str) -> None:
 
 _CORPUS_EXAMPLE = """\
 example:
-  aseancyberdocs corpus fetch --dest corpus --only A/RES/73/27 A/RES/79/243
+  aseancyberdocs corpus fetch --dest corpus --only A/70/174 A/RES/79/243
   aseancyberdocs corpus verify corpus
 """
 
@@ -620,15 +629,18 @@ def add_corpus_commands(commands: Any) -> None:
     fetch = actions.add_parser(
         "fetch",
         help="download what is missing",
-        description="Download the catalogued documents missing from DIR: size-limited, with timeouts, type "
-        "and sha256 checks, written atomically. Statements are saved as the web page (.html) their Markdown "
-        "was made from. Exit 1 if any download failed.",
+        description="Download the catalogued documents missing from DIR, including those the corpus does not "
+        "bundle (the GGE and OEWG reports): size-limited, with timeouts, type and sha256 checks, written "
+        "atomically. A file is saved under the folder and extension of what was served: a statement's web "
+        "page as .html beside its Markdown name, a text extract's PDF under un/pdf/. Exit 1, listing them, "
+        "if any document failed.",
         epilog=_CORPUS_EXAMPLE,
         formatter_class=_FORMATTER,
     )
     fetch.add_argument("--dest", metavar="DIR", default="corpus", help="corpus folder (default: corpus)")
     fetch.add_argument("--only", nargs="+", metavar="ID", help="doc_ids or catalog paths to fetch")
     fetch.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds to wait for a server")
+    fetch.add_argument("--catalog", metavar="CSV", help="another catalog with the same columns (default: the shipped one)")
     fetch.add_argument("--json", action="store_true", help="one JSON object per document")
     fetch.set_defaults(run=run_corpus_fetch)
     verify = actions.add_parser(
@@ -641,28 +653,42 @@ def add_corpus_commands(commands: Any) -> None:
     )
     verify.add_argument("folder", nargs="?", default="corpus", metavar="DIR", help="corpus folder (default: corpus)")
     verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.add_argument("--catalog", metavar="CSV", help="another catalog with the same columns (default: the shipped one)")
     verify.set_defaults(run=run_corpus_verify)
 
 
 def run_corpus_fetch(args: argparse.Namespace) -> int:
     from .fetch import fetch_corpus
 
-    results = fetch_corpus(args.dest, only=args.only, timeout=args.timeout)
+    from .catalog import Catalog
+
+    results = fetch_corpus(args.dest, only=args.only, timeout=args.timeout, catalog=Catalog.load(args.catalog))
     for result in results:
         if args.json:
             _print_json(result.to_dict())
-        elif result.status != "present":
+        elif result.status not in ("present", "skipped"):
             print(f"{result.status:<8} {result.path}" + (f": {result.message}" if result.message else ""))
-    counts = {status: sum(result.status == status for result in results) for status in ("fetched", "present", "failed")}
+    statuses = ("fetched", "present", "failed", "skipped")
+    counts = {status: sum(result.status == status for result in results) for status in statuses}
     if not args.json:
-        print(f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed")
-    return 1 if counts["failed"] else 0
+        print(
+            f"{counts['fetched']} fetched, {counts['present']} already present, {counts['failed']} failed"
+            + (f", {counts['skipped']} skipped (no official URL in the catalog)" if counts["skipped"] else "")
+        )
+    failed = [result.doc_id for result in results if result.status == "failed"]
+    if failed:
+        # On stderr as well, so that a script reading --json output still sees what went wrong.
+        print(f"error: {len(failed)} of {len(results)} documents not fetched: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_corpus_verify(args: argparse.Namespace) -> int:
     from .fetch import verify_corpus
 
-    report = verify_corpus(args.folder)
+    from .catalog import Catalog
+
+    report = verify_corpus(args.folder, catalog=Catalog.load(args.catalog))
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -670,7 +696,9 @@ def run_corpus_verify(args: argparse.Namespace) -> int:
             for path in getattr(report, name):
                 print(f"{name:<8} {path}")
         print(f"{len(report.ok)} ok, {len(report.missing)} missing, {len(report.changed)} changed, "
-              f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}")
+              f"{len(report.extra)} extra, {len(report.unpinned)} unpinned in {report.folder}"
+              + (f"; {len(report.not_fetched)} catalogued documents not bundled (corpus fetch gets them)"
+                 if report.not_fetched else ""))
     return 0 if report.complete else 1
 
 
@@ -761,6 +789,61 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{report.system} search, {report.overall.queries} queries, k={report.k}, {library.index_dir}")
     print(report_table(report))
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# serve
+
+_SERVE_EXAMPLE = """\
+Pages: / (search), /doc/ID (a document, paragraphs anchored), /precedents, /ask.
+JSON API: /api/search, /api/ask, /api/precedents, /api/documents/ID, /api/info;
+its OpenAPI description at /api/openapi.json. Needs the web extra: pip install "aseancyberdocs[web]".
+
+example:
+  aseancyberdocs serve
+  aseancyberdocs serve --index indexes/full --port 8080
+"""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def add_serve_command(commands: Any, index_help: str) -> None:
+    """The ``serve`` sub-command."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the local web app and JSON API",
+        description="Serve the search, document, precedents and ask pages and a read-only JSON API "
+        "over one index, loaded once. Binds 127.0.0.1 unless another host is asked for.",
+        epilog=_SERVE_EXAMPLE,
+        formatter_class=_FORMATTER,
+    )
+    serve.add_argument("--index", metavar="DIR", help=index_help)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: 127.0.0.1; any other is reachable from the network)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--corpus", metavar="DIR",
+                       help="when the index is missing, build it from DIR first (the default index is built "
+                       "from the bundled corpus without it)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        from .web import run
+    except ImportError as exc:
+        raise InputError(f"the web app needs the web extra ({exc.name} is missing): "
+                         'pip install "aseancyberdocs[web]"') from exc
+    if args.host not in LOOPBACK_HOSTS:
+        print(f"warning: binding {args.host}: the app will be reachable by other machines on the network, "
+              "without authentication", file=sys.stderr)
+    library = open_library(args, corpus=args.corpus)
+    print(f"loading the model and serving {library.index_dir} at http://{_url_host(args.host)}:{args.port}/",
+          file=sys.stderr)
+    run(library, host=args.host, port=args.port)
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":  # pragma: no cover

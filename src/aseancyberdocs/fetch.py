@@ -7,10 +7,13 @@ folder, then ``os.replace``), so a failed or interrupted download never leaves a
 under the catalog's name. Target paths come from the catalog and are refused when absolute or
 when they would leave the destination folder.
 
-The catalog pins the sha256 of the file in the corpus. For a PDF that is the file the URL serves.
-Statements are kept as Markdown made from the web page, and a few resolutions as text extracts:
-their URL serves the page (or the PDF) the file was made from, so the download is saved beside the
-catalogued name with the suffix of what was served (``.html``, ``.pdf``) and cannot be pinned.
+A file is saved under the folder and extension of what was actually served. The catalog pins
+the sha256 of the file in the corpus; for a PDF that is the file the URL serves. Statements are
+kept as Markdown made from their web page, and a few resolutions as text extracts: their URL
+serves the page or the PDF the file was made from, so the download is saved as that (a
+statement's page as ``statements/<name>.html``; a text extract's PDF as ``un/pdf/<name>.pdf``,
+beside the other PDFs, not as ``un/text/<name>.pdf``) and cannot be pinned. Documents the corpus
+does not bundle (an empty sha256 in the catalog) are saved at their catalogued path, unpinned.
 """
 
 from __future__ import annotations
@@ -47,7 +50,12 @@ TOTAL_TIMEOUT = 300.0
 
 _PDF_TYPES = ("application/pdf", "application/x-pdf", "application/octet-stream", "binary/octet-stream")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_SERVED_SUFFIX = {".pdf": ".pdf", ".md": ".html", ".markdown": ".html", ".txt": ".pdf", ".html": ".html", ".htm": ".html"}
+# What each catalogued format may be served as: a UN document (PDF or its text extract) only as a
+# PDF; a statement kept as Markdown or HTML as its web page, or as the PDF the issuer published.
+_SERVED_KINDS = {".pdf": ("pdf",), ".txt": ("pdf",), ".md": ("html", "pdf"), ".markdown": ("html", "pdf"), ".html": ("html", "pdf"), ".htm": ("html", "pdf")}
+_KIND_SUFFIX = {"pdf": ".pdf", "html": ".html"}
+# Folders named after a format ("un/pdf", "un/text") hold files of that format only.
+_FORMAT_FOLDERS = frozenset({"pdf", "text", "html"})
 
 Progress = Callable[[str, int, int], None]
 
@@ -58,7 +66,12 @@ class FetchError(AseanCyberDocsError):
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """What happened to one catalogued document: ``status`` is "fetched", "present" or "failed"."""
+    """What happened to one catalogued document: ``status`` is "fetched", "present", "failed" or "skipped".
+
+    "skipped": a document the corpus does not bundle and the catalog gives no URL for, met while
+    fetching everything (named with ``only``, it is "failed"). ``path`` is where the file is or
+    would be saved, relative to the destination folder.
+    """
 
     doc_id: str
     path: str
@@ -75,8 +88,11 @@ class FetchResult:
 class VerifyReport:
     """A folder compared with the catalog: paths (relative, "/" separators) by outcome.
 
-    ``unpinned`` holds downloaded sources of catalogued derived files (a statement's saved page
-    where the catalog pins its Markdown): present, but with no checksum to compare.
+    ``unpinned`` holds files present with no checksum to compare: downloaded sources of catalogued
+    derived files (a statement's saved page where the catalog pins its Markdown) and fetched
+    documents the corpus does not bundle. ``not_fetched`` holds the catalog paths of documents the
+    corpus does not bundle and the folder does not hold (``corpus fetch`` gets them); they do not
+    make the folder incomplete.
     """
 
     folder: str
@@ -85,6 +101,7 @@ class VerifyReport:
     changed: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
     unpinned: tuple[str, ...] = ()
+    not_fetched: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -137,10 +154,11 @@ def fetch_corpus(
     max_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> list[FetchResult]:
-    """Download the catalogued documents missing from ``dest``.
+    """Download the catalogued documents missing from ``dest``, bundled or not.
 
     A file already present is left alone (``corpus verify`` tells whether it is the catalogued
-    one). A failed download is reported, not raised, and the others go on.
+    one). A failed download is reported, not raised, and the others go on. A document without a
+    URL in the catalog is "skipped" when fetching everything, "failed" when named in ``only``.
 
     Args:
         dest: the corpus folder (created if needed).
@@ -170,7 +188,9 @@ def fetch_corpus(
     entries = _select(catalog, only)
     results = []
     for done, entry in enumerate(entries, start=1):
-        results.append(_fetch_one(Path(dest), entry, timeout=timeout, total_timeout=total_timeout, max_bytes=limit))
+        results.append(
+            _fetch_one(Path(dest), entry, timeout=timeout, total_timeout=total_timeout, max_bytes=limit, named=only is not None)
+        )
         if progress is not None:
             progress("fetch", done, len(entries))
     return results
@@ -182,7 +202,7 @@ def verify_corpus(folder: str | os.PathLike[str], *, catalog: Catalog | None = N
     Example:
         >>> report = verify_corpus("../shared/corpus")  # doctest: +SKIP
         >>> report.complete, len(report.ok)  # doctest: +SKIP
-        (True, 291)
+        (True, 293)
     """
     from .sources import SUPPORTED_SUFFIXES
 
@@ -193,28 +213,33 @@ def verify_corpus(folder: str | os.PathLike[str], *, catalog: Catalog | None = N
     root = Path(folder)
     if not root.is_dir():
         raise FetchError(f"no such folder: {root}")
-    ok, missing, changed, unpinned = [], [], [], []
+    ok, missing, changed, unpinned, not_fetched = [], [], [], [], []
     known: set[str] = set()
     for entry in catalog:
-        known.add(entry.path)
+        candidates = _candidate_paths(entry)
+        known.update(candidates)
         path = root.joinpath(*PurePosixPath(entry.path).parts)
-        served = _served_path(entry)
-        known.add(served)
-        if path.is_file():
+        served = [other for other in candidates[1:] if root.joinpath(*PurePosixPath(other).parts).is_file()]
+        if path.is_file() and entry.sha256:
             (ok if sha256_file(path) == entry.sha256 else changed).append(entry.path)
-        elif served != entry.path and root.joinpath(*PurePosixPath(served).parts).is_file():
-            unpinned.append(served)
-        else:
+        elif path.is_file():
+            unpinned.append(entry.path)
+        elif served:
+            unpinned.append(served[0])
+        elif entry.bundled:
             missing.append(entry.path)
+        else:
+            not_fetched.append(entry.path)
     extra = sorted(
         path.relative_to(root).as_posix()
         for path in root.rglob("*")
         if path.is_file()
         and path.suffix.lower() in SUPPORTED_SUFFIXES
+        and not path.name.lower().startswith("readme.")  # describes the folder, as find_sources reads it
         and not any(part.startswith(".") for part in path.relative_to(root).parts)
         and path.relative_to(root).as_posix() not in known
     )
-    return VerifyReport(str(root), tuple(ok), tuple(missing), tuple(changed), tuple(extra), tuple(unpinned))
+    return VerifyReport(str(root), tuple(ok), tuple(missing), tuple(changed), tuple(extra), tuple(unpinned), tuple(not_fetched))
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,44 +258,71 @@ def _select(catalog: Catalog, only: Iterable[str] | None) -> list[CatalogEntry]:
     return [entry for entry in entries if entry.path in chosen]
 
 
-def _served_path(entry: CatalogEntry) -> str:
-    """The catalog path with the suffix of what the URL serves (a statement's page: .html)."""
+def _served_path(entry: CatalogEntry, kind: str) -> str:
+    """Where a download of ``kind`` ("pdf", "html") is saved: the catalog path with the folder and
+    suffix of that kind ("un/text/A_RES_73_27.txt" served as a PDF: "un/pdf/A_RES_73_27.pdf")."""
     pure = PurePosixPath(entry.path)
-    suffix = _SERVED_SUFFIX.get(pure.suffix.lower(), pure.suffix)
-    return str(pure.with_suffix(suffix)) if suffix != pure.suffix.lower() else entry.path
+    suffix = _KIND_SUFFIX[kind]
+    parent = pure.parent
+    if parent.name in _FORMAT_FOLDERS and parent.name != kind:
+        parent = parent.with_name(kind)
+    served = parent / (pure.stem + suffix)
+    return entry.path if served == pure.with_suffix(pure.suffix.lower()) else served.as_posix()
 
 
-def _fetch_one(dest: Path, entry: CatalogEntry, *, timeout: float, total_timeout: float, max_bytes: int) -> FetchResult:
-    relative = _served_path(entry)
-    pinned = relative == entry.path
+def _candidate_paths(entry: CatalogEntry) -> list[str]:
+    """The catalog path, then every path a download of this entry may have been saved under."""
+    paths = [entry.path]
+    for kind in _SERVED_KINDS.get(PurePosixPath(entry.path).suffix.lower(), ("pdf",)):
+        served = _served_path(entry, kind)
+        if served not in paths:
+            paths.append(served)
+    return paths
+
+
+def _fetch_one(
+    dest: Path, entry: CatalogEntry, *, timeout: float, total_timeout: float, max_bytes: int, named: bool = False
+) -> FetchResult:
     url = entry.source_url
+    kinds = _SERVED_KINDS.get(PurePosixPath(entry.path).suffix.lower(), ("pdf",))
+    planned = _served_path(entry, kinds[0])
 
-    def failed(message: str) -> FetchResult:
+    def failed(message: str, path: str = planned) -> FetchResult:
         logger.warning("%s: %s", entry.doc_id, message)
-        return FetchResult(entry.doc_id, relative, "failed", message, url)
+        return FetchResult(entry.doc_id, path, "failed", message, url)
 
     try:
-        catalogued = target_path(dest, entry.path)
-        target = target_path(dest, relative)
+        targets = {relative: target_path(dest, relative) for relative in _candidate_paths(entry)}
     except FetchError as exc:
-        return failed(str(exc))
-    if catalogued.is_file() or target.is_file():
-        return FetchResult(entry.doc_id, relative, "present", "already there", url)
+        return failed(str(exc), entry.path)
+    for relative, target in targets.items():
+        if target.is_file():
+            return FetchResult(entry.doc_id, relative, "present", "already there", url)
     if not url:
-        return failed("the catalog gives no source URL")
-    kind = "pdf" if target.suffix.lower() == ".pdf" else "html"
+        message = f"the catalog gives no official URL: save the document as {entry.path} yourself"
+        if not named and not entry.bundled:
+            return FetchResult(entry.doc_id, entry.path, "skipped", message, url)
+        return failed(message, entry.path)
     try:
         data, content_type = _download(url, timeout=timeout, total_timeout=total_timeout, max_bytes=max_bytes)
-        _check_content(data, content_type, kind)
+        kind = _check_content(data, content_type, kinds)
+        relative = _served_path(entry, kind)
+        target = targets[relative]
         digest = hashlib.sha256(data).hexdigest()
+        pinned = relative == entry.path and entry.sha256 is not None
         if pinned and digest != entry.sha256:
             raise FetchError(f"sha256 mismatch: got {digest}, the catalog pins {entry.sha256}")
         _write_atomic(target, data)
     except FetchError as exc:
         return failed(f"{url}: {exc}")
     except OSError as exc:
-        return failed(f"cannot write {target}: {exc.strerror or exc}")
-    message = "" if pinned else "saved the page the catalogued file was made from (not pinned by sha256)"
+        return failed(f"cannot write {target}: {exc.strerror or exc}", relative)
+    if pinned:
+        message = ""
+    elif relative != entry.path:
+        message = f"saved what the URL serves ({kind}); the catalogued file {entry.path} was made from it (not pinned by sha256)"
+    else:
+        message = "not bundled with the corpus: no sha256 to check it against (not pinned)"
     logger.info("fetched %s -> %s", url, target)
     return FetchResult(entry.doc_id, relative, "fetched", message, url, digest)
 
@@ -310,20 +362,24 @@ def _download(url: str, *, timeout: float, total_timeout: float, max_bytes: int)
     return b"".join(chunks), content_type
 
 
-def _check_content(data: bytes, content_type: str, kind: str) -> None:
+def _check_content(data: bytes, content_type: str, kinds: tuple[str, ...]) -> str:
+    """What was served ("pdf" or "html"), judged by its bytes and checked against its content type
+    and against the ``kinds`` the catalogued document may be served as; FetchError otherwise."""
     if not data:
         raise FetchError("empty response")
-    if kind == "pdf":
-        if not data.lstrip()[:5].startswith(b"%PDF"):
-            raise FetchError(f"not a PDF (content type {content_type or 'none'}, no %PDF header)")
+    is_pdf = data.lstrip()[:5].startswith(b"%PDF")
+    if is_pdf and "pdf" in kinds:
         if content_type and content_type not in _PDF_TYPES:
             raise FetchError(f"unexpected content type {content_type} for a PDF")
-        return
+        return "pdf"
+    if "html" not in kinds:
+        raise FetchError(f"not a PDF (content type {content_type or 'none'}, no %PDF header)")
     if content_type not in _HTML_TYPES:
         raise FetchError(f"unexpected content type {content_type or 'none'}, expected a web page (text/html)")
     head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if not head.startswith(b"<") or data[:4].startswith(b"%PDF"):
+    if not head.startswith(b"<") or is_pdf:
         raise FetchError("not an HTML page (no markup at the start)")
+    return "html"
 
 
 def _write_atomic(target: Path, data: bytes) -> None:

@@ -9,8 +9,13 @@ Labels follow the way UN documents are cited:
   ``annex, art. 15, para. 1``, its unnumbered article text ``annex, art. 3`` and items
   ``annex, art. 3 (a)``; the treaty's own preamble ``annex, preamble, para. 2``;
 - the actions of the Pact for the Future: ``action 27``;
+- reports (GGE, OEWG): no preamble; paragraphs numbered through the report ``para. 13`` and their
+  sub-paragraphs ``para. 13 (a)``; the unnumbered text before them by the part it sits in
+  (``note, para. 1`` for the Secretary-General's note transmitting the report); section headings
+  ("III. Norms, rules and principles ...", "A. ...") are context, never passages;
 - statements: their own numbering when all their paragraphs carry one, else the paragraph's
-  order: ``para. 7``.
+  order: ``para. 7``; lettered items under a numbered paragraph ``para. 3 (a)``; themed
+  headings ("Cybersecurity") are context.
 
 A sub-paragraph keeps the sentence that introduces it (its chapeau) and the heading of its
 article as ``context``: embedded with it, shown with it, never part of its quoted text.
@@ -52,7 +57,7 @@ def paragraphs(document: Document) -> list[Paragraph]:
     """
     blocks = _blocks(document)
     if any(kind in ("lead", "front") for kind, _, _ in blocks):
-        return _un_paragraphs(document.text, blocks)
+        return _un_paragraphs(document.text, blocks, report=document.metadata.get("layout") == "report")
     return _plain_paragraphs(document.text, blocks)
 
 
@@ -95,6 +100,10 @@ class _Labeller:
         self.outer_number = 0
         self.in_treaty = False  # the current annex has articles
         self.nested = False  # an annex of the annex (a treaty's own annex): articles are context only
+        self.report = False  # a report: no preamble, section headings, unnumbered parts named
+        self.section = ""  # a report's current roman-numbered section heading
+        self.part = "text"  # what a report's unnumbered text before its numbering is cited as
+        self.part_count = 0
 
     def base(self) -> str:
         if self.article is not None:
@@ -102,8 +111,9 @@ class _Labeller:
         return self.prefix.rstrip(", ")
 
 
-def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Paragraph]:
+def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]], *, report: bool = False) -> list[Paragraph]:
     state = _Labeller()
+    state.report = report
     result: list[Paragraph] = []
     for kind, start, end in blocks:
         body = text[start:end]
@@ -117,12 +127,55 @@ def _un_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Pa
                 state.preamble_count = 0
             continue
         if kind == "heading":
+            if state.report and _enter_report_heading(state, body):
+                continue
             _enter_heading(state, body)
+            continue
+        if state.report and not (NUMBERED.match(body) or LETTERED.match(body)) and state.paragraph_label is None:
+            # Unnumbered text of a report before its numbered paragraphs: the Secretary-General's
+            # note, a summary, a foreword. A report has no preamble.
+            state.part_count += 1
+            base = state.base()
+            label = f"{base}, {state.part}, para. {state.part_count}" if base else f"{state.part}, para. {state.part_count}"
+            result.append(Paragraph(label, "paragraph", start, end, _context(state.heading)))
             continue
         paragraph = _label_un_paragraph(state, body, start, end)
         if paragraph is not None:
             result.append(paragraph)
     return result
+
+
+# The parts of a report before its numbered paragraphs, and the name their text is cited by.
+_REPORT_PARTS = (
+    (re.compile(r"^Note by the Secretary-General", re.I), "note"),
+    (re.compile(r"^Summary\b", re.I), "summary"),
+    (re.compile(r"^Foreword\b", re.I), "foreword"),
+    (re.compile(r"^Letter (?:of transmittal|dated)\b", re.I), "letter of transmittal"),
+)
+_ROMAN_SECTION = re.compile(r"^[IVX]{1,5}\.\s")
+_LETTER_SECTION = re.compile(r"^[A-H]\.\s")
+
+
+def _enter_report_heading(state: _Labeller, body: str) -> bool:
+    """A report's own headings; False for those the common rules handle (annexes)."""
+    if _ANNEX.match(body):
+        state.section = ""
+        state.part, state.part_count = "text", 0
+        return False
+    for pattern, part in _REPORT_PARTS:
+        if pattern.match(body):
+            state.part, state.part_count = part, 0
+            state.heading = _shorten(body)
+            return True
+    if _ROMAN_SECTION.match(body):
+        state.section = body
+        state.heading = _shorten(body)
+    elif _LETTER_SECTION.match(body) and state.section:
+        # "A. Threats to ..." under "II. Existing and emerging threats": both are the context.
+        state.heading = f"{_shorten(state.section)}\n{_shorten(body)}"
+    else:
+        state.heading = _shorten(body)
+    return True
 
 
 def _enter_heading(state: _Labeller, body: str) -> None:
@@ -266,16 +319,25 @@ def _context(*parts: str) -> str:
 
 
 _HEADING_LINE = re.compile(r"^[^\n.;:,!?]{1,90}$")
+# "Singapore, 28 April 2018": where and when a statement was issued, printed under its title.
+_DATELINE = re.compile(
+    r"^[A-Z][\w .'’-]{1,40}, \d{1,2} (?:January|February|March|April|May|June|July|August|September|"
+    r"October|November|December) \d{4}$"
+)
+# A lettered item of a statement's numbered paragraph: "a. ..." or "(a) ...".
+_STATEMENT_ITEM = re.compile(r"^(?:\(([a-z]{1,2})\)|([a-z])\.)\s")
 
 
 def _plain_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list[Paragraph]:
     """Statements and other plain documents.
 
     When the numbered paragraphs run as one sequence 1, 2, 3 ... they keep their own numbers
-    ("para. 7"), the unnumbered paragraphs before them are the preamble ("preamble, para. 2")
-    and any after a numbered one continue it ("para. 7, text 2"). When there is no numbering,
-    or several lists each restart at 1, every paragraph is cited by its order ("para. 12").
-    A short block without closing punctuation is a heading: context for what follows, not cited.
+    ("para. 7"), the unnumbered paragraphs before them are the preamble ("preamble, para. 2"),
+    lettered items after one are its sub-paragraphs ("para. 3 (a)") and any other text after a
+    numbered one continues it ("para. 7, text 2"). When there is no numbering, or several lists
+    each restart at 1, every paragraph is cited by its order ("para. 12"). A short block without
+    closing punctuation is a heading (a chairman's statement's themed headings: "Cybersecurity"):
+    context for what follows, not cited; so is the place and date under a title.
     """
     entries: list[tuple[int, int, str]] = []
     heading = ""
@@ -283,6 +345,8 @@ def _plain_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list
         if kind != "paragraph":
             continue
         body = text[start:end]
+        if _DATELINE.match(body):
+            continue
         if _HEADING_LINE.match(body) and not NUMBERED.match(body):
             heading = body
             continue
@@ -293,18 +357,23 @@ def _plain_paragraphs(text: str, blocks: Sequence[tuple[str, int, int]]) -> list
     result = []
     preamble = 0
     current: str | None = None
+    current_text = ""
     extra = 0
     for index, ((start, end, heading), match) in enumerate(zip(entries, numbers), start=1):
+        item = _STATEMENT_ITEM.match(text[start:end])
         if not own:
-            label, kind = f"para. {index}", "paragraph"
+            label, kind, context = f"para. {index}", "paragraph", _context(heading)
         elif match:
-            label, kind = f"para. {match.group(1)}", "operative"
-            current, extra = label, 1
+            label, kind, context = f"para. {match.group(1)}", "operative", _context(heading)
+            current, current_text, extra = label, text[start:end], 1
         elif current is None:
             preamble += 1
-            label, kind = f"preamble, para. {preamble}", "preamble"
+            label, kind, context = f"preamble, para. {preamble}", "preamble", _context(heading)
+        elif item:
+            label, kind = f"{current} ({item.group(1) or item.group(2)})", "subparagraph"
+            context = _context(heading, current_text)
         else:
             extra += 1
-            label, kind = f"{current}, text {extra}", "operative"
-        result.append(Paragraph(label, kind, start, end, _context(heading)))
+            label, kind, context = f"{current}, text {extra}", "operative", _context(heading)
+        result.append(Paragraph(label, kind, start, end, context))
     return result

@@ -156,8 +156,16 @@ def _read_pdf(path: Path) -> dict[str, Any]:
         front = un.front_text(texts[0].split("\n"))
         cleaned = [un.strip_pdf_page(lines, index, front) for index, lines in enumerate(pages)]
         return _un_fields(path, infos, cleaned, indent_starts=True)
+    pages = _strip_page_furniture(pages)
     blocks = _generic_pdf_blocks(pages)
-    return _fields_from_blocks(blocks, infos, [line for page in pages for line in page])
+    fields = _fields_from_blocks(blocks, infos, [line for page in pages for line in page])
+    # A statement's title is its first line when that line stands alone ("CHAIRMAN'S STATEMENT
+    # OF THE 32ND ASEAN SUMMIT"); the catalog's title, where there is one, replaces it.
+    first = blocks[0].lines if blocks else []
+    if len(first) == 1 and not _SENTENCE_END.search(first[0].text) and len(first[0].text.strip()) <= 150:
+        fields["title"] = normalize_spaces(first[0].text)
+        fields["doc_type"] = _statement_type(fields["title"])
+    return fields
 
 
 def _read_txt(path: Path) -> dict[str, Any]:
@@ -206,6 +214,12 @@ def _size(count: int) -> str:
 
 def _un_fields(path: Path, infos: list[PageInfo], pages: list[list[str]], *, indent_starts: bool) -> dict[str, Any]:
     blocks = un.segment(pages, indent_starts=indent_starts)
+    layout = "resolution"
+    if len(blocks) <= 1 and _is_report(path, pages):
+        # No "The General Assembly," lead-in, and the symbol of a report: no preamble, section
+        # headings over paragraphs numbered through the whole document.
+        blocks = un.segment_report(pages, indent_starts=indent_starts)
+        layout = "report"
     if len(blocks) <= 1:
         # No "The General Assembly," lead-in: read the whole text as paragraphs.
         blocks = _plain_blocks("\n".join(line for page in pages for line in page))
@@ -215,16 +229,42 @@ def _un_fields(path: Path, infos: list[PageInfo], pages: list[list[str]], *, ind
     fallback = path.stem.replace("_", "/") if un.SYMBOL.fullmatch(path.stem.replace("_", "/")) else None
     front = un.read_front_matter(front_lines, fallback)
     fields = _fields_from_blocks(blocks, infos, [line for page in pages for line in page])
+    title = front.title
+    if layout == "report":
+        fields["metadata"]["layout"] = "report"
+        title = _report_title(blocks, front_lines) or title
     fields.update(
         doc_id=front.symbol or path.stem,
         symbol=front.symbol,
-        title=front.title,
+        title=title,
         date=front.date,
         body=front.body,
         doc_type=front.doc_type,
         source_url=None,
     )
     return fields
+
+
+def _is_report(path: Path, pages: list[list[str]]) -> bool:
+    """Whether a UN document without a lead-in carries the symbol of a report ("A/70/174")."""
+    head = normalize_spaces(" ".join(pages[0][:12])) if pages else ""
+    found = un.SYMBOL.search(head)
+    symbol = found.group(0) if found else path.stem.replace("_", "/")
+    return un.REPORT_SYMBOL.fullmatch(symbol) is not None
+
+
+def _report_title(blocks: Sequence[Block], front_lines: Sequence[str]) -> str | None:
+    """A report's title: its "Report of the ..." heading, else the front page's lines after the agenda item."""
+    from .blocks import join_lines
+
+    for block in blocks:
+        if block.kind == "heading" and block.lines and block.lines[0].text.strip().startswith("Report of the"):
+            return join_lines([line.text for line in block.lines]) or None
+    lines = [normalize_spaces(line) for line in front_lines]
+    for index, line in enumerate(lines):
+        if re.match(r"^(?:Item \d+ of the (?:provisional )?agenda|Agenda item \d+)", line):
+            return join_lines([rest for rest in lines[index + 1 :] if rest]) or None
+    return None
 
 
 def _fields_from_blocks(blocks: Sequence[Block], infos: Sequence[PageInfo], lines: Sequence[str]) -> dict[str, Any]:
@@ -238,25 +278,93 @@ def _plain_blocks(text: str, *, list_items: bool = False) -> list[Block]:
 
 
 _SENTENCE_END = re.compile(r"[.!?:;][\"”’)]*\s*$")
+_ITEM_END = re.compile(r"(?:[.!?:;,]|;\s+and|;\s+or)[\"”’)]*\s*$")
+# "3", "Page 3", "3/10", "Page 3 of 10", "- 3 -": a page counter alone on its line.
+_PAGE_COUNTER = re.compile(r"^\s*(?:-\s*)?(?:Page\s+)?\d{1,3}(?:\s*(?:/|of)\s*\d{1,3})?(?:\s*-)?\s*$", re.I)
+_STATEMENT_NUMBER = re.compile(r"^\s*(\d{1,3})\.\s+\S")
+_STATEMENT_ITEM = re.compile(r"^\s*(?:\([a-z]{1,2}\)|[a-z]\.)\s+\S")
+
+
+def _strip_page_furniture(pages: Sequence[list[str]]) -> list[list[str]]:
+    """Drop page counters and running heads from the edges of the pages of a PDF of no known layout.
+
+    A running head is a line that opens or closes at least two pages, and half of them, with the
+    same words (a statement's short title on every page); a counter is a number alone ("Page 2
+    of 5"). Only the first and last two lines of a page are looked at: the text between is kept.
+    """
+    def edges(lines: list[str]) -> list[int]:
+        filled = [index for index, line in enumerate(lines) if line.strip()]
+        return sorted(set(filled[:2] + filled[-2:]))
+
+    counts: dict[str, int] = {}
+    for lines in pages:
+        for key in {normalize_spaces(lines[index]) for index in edges(lines)}:
+            counts[key] = counts.get(key, 0) + 1
+    repeated = {key for key, count in counts.items() if count >= 2 and count * 2 >= len(pages)}
+    result = []
+    for lines in pages:
+        drop = {
+            index
+            for index in edges(lines)
+            if _PAGE_COUNTER.match(lines[index]) or normalize_spaces(lines[index]) in repeated
+        }
+        result.append([line for index, line in enumerate(lines) if index not in drop])
+    return result
 
 
 def _generic_pdf_blocks(pages: Sequence[list[str]]) -> list[Block]:
-    """Paragraphs of a PDF of no known layout: blank lines, or a finished sentence followed by an indent."""
+    """Paragraphs of a PDF of no known layout (statements).
+
+    A paragraph starts after a blank line or a finished sentence followed by an indent, at the
+    next number of a numbered sequence ("4." after "3.") or a lettered item ("a.", "(b)") after a
+    finished line, and a short line without closing punctuation between finished paragraphs (a
+    themed heading such as "Cybersecurity") stands alone, so that text extractors that print no
+    blank lines still separate them.
+    """
     blocks: list[Block] = []
     current: Block | None = None
     previous_blank = True
-    for page_index, page_lines in enumerate(pages):
-        for raw in page_lines:
-            if not raw.strip():
-                previous_blank = True
-                continue
-            ended = current is None or _SENTENCE_END.search(current.lines[-1].text) is not None
-            if current is None or previous_blank and ended or (ended and raw[:1].isspace()):
-                current = Block("paragraph", [])
-                blocks.append(current)
-            current.lines.append(Line(page_index, raw))
-            previous_blank = False
+    in_heading = False
+    last_number = 0
+    lines = [(page_index, raw) for page_index, page_lines in enumerate(pages) for raw in page_lines]
+    width = max((len(raw.strip()) for _, raw in lines), default=0)
+    for index, (page_index, raw) in enumerate(lines):
+        if not raw.strip():
+            previous_blank = True
+            continue
+        last = current.lines[-1].text if current is not None else ""
+        ended = current is None or in_heading or _SENTENCE_END.search(last) is not None
+        number = _STATEMENT_NUMBER.match(raw)
+        heading = ended and _heading_line(raw, width, lines[index + 1 :])
+        starts = (
+            current is None
+            or (previous_blank and ended)
+            or (ended and raw[:1].isspace())
+            or (ended and number is not None and int(number.group(1)) in (last_number + 1, 1))
+            or (_ITEM_END.search(last) is not None and _STATEMENT_ITEM.match(raw) is not None)
+            or heading
+            or (in_heading and not raw.strip()[:1].islower())
+        )
+        if starts:
+            if number is not None:
+                last_number = int(number.group(1))
+            current = Block("paragraph", [])
+            blocks.append(current)
+            in_heading = heading
+        current.lines.append(Line(page_index, raw))  # type: ignore[union-attr]
+        previous_blank = False
     return blocks
+
+
+def _heading_line(text: str, width: int, following: Sequence[tuple[int, str]]) -> bool:
+    """A short line without closing punctuation, starting with a capital, before the start of a paragraph."""
+    stripped = text.strip()
+    if not stripped or _SENTENCE_END.search(stripped) or stripped.endswith((",", "-")) or not stripped[:1].isupper():
+        return False
+    if len(stripped) > 90 or (width and len(stripped) > 0.7 * width) or _STATEMENT_NUMBER.match(stripped):
+        return False
+    after = next((line for _, line in following if line.strip()), "")
+    return not after or bool(_STATEMENT_NUMBER.match(after)) or after.strip()[:1].isupper()
 
 
 def _statement_type(title: str) -> str:

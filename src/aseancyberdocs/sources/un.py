@@ -12,6 +12,11 @@ What a UN document looks like, and what this module relies on:
 - footnotes sit at the foot of a page below a rule of underscores;
 - a paragraph begins with its number ("3.", "1.3."), its letter ("(a)", "(ii)"), or, for
   preambular paragraphs, on a new line after the previous paragraph has ended with , ; : or .
+
+Reports (the GGE and OEWG reports: "A/70/174") have no "The General Assembly," lead-in and no
+preamble: after the front page come a note transmitting the report, perhaps a table of contents,
+then section headings ("I. Introduction", "A. ...") over paragraphs numbered 1, 2, 3 ... across
+the whole report, with lettered sub-paragraphs. ``segment_report`` reads that layout.
 """
 
 from __future__ import annotations
@@ -55,6 +60,21 @@ _COMMITTEE = re.compile(r"\[on the report of the (First|Second|Third|Fourth|Fift
 _PLENARY = re.compile(r"\[without reference to a Main Committee")
 _TITLE_NUMBER = re.compile(r"^\s*(\d{2,3}/\d{1,3})\.\s+(\S.*)$")
 _DRAFT = re.compile(r"draft (resolution|decision)\s*$", re.I)
+_DISTR_DATE = re.compile(r"Distr\.:\s*\w+\s+" + _DATE.pattern)
+# A document of a session, neither a resolution nor a committee's draft: "A/70/174", "A/75/816".
+REPORT_SYMBOL = re.compile(r"A/\d{2,3}/\d+(?:/Rev\.\d+)?(?:/Add\.\d+)?")
+
+# Headings that open the parts of a report before its numbered paragraphs, or its annexes.
+REPORT_HEADING = re.compile(
+    r"^\s*(?:Note by the Secretary-General|Report of the\b.*|Letter of transmittal|Letter dated\b.*|"
+    r"Summary|Contents|Foreword\b.*|Chair[’']s summary\b.*|(?:Final|Annual) (?:substantive|progress) report\b.*)\s*$",
+    re.I,
+)
+# A line of a table of contents: dot leaders and a page number ("I. Introduction . . . . 3"), or "Page".
+TOC_LINE = re.compile(r"(?:(?:\s\.){2,}|\.{3,}|\u2026+)\s*\d{1,3}\s*$|^\s*Page\s*$")
+# A heading continues on the next line when its line stops on a word that cannot end one.
+_OPEN_HEADING_END = re.compile(r"(?:\b(?:of|the|and|for|on|in|to|a|an|by|with|at|from)|[,\-–])\s*$", re.I)
+
 _COMMITTEE_ORDINALS = {"1": "First", "2": "Second", "3": "Third", "4": "Fourth", "5": "Fifth", "6": "Sixth"}
 
 
@@ -293,6 +313,85 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
     return [block for block in blocks if block.lines]
 
 
+def segment_report(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
+    """Group the lines of a cleaned UN report into blocks (a report has no "The General Assembly,").
+
+    The front page's lines up to the first heading of the body ("Note by the Secretary-General",
+    "Report of the ...", "I. Introduction", "Contents") or the first numbered paragraph are the
+    front block. The table of contents is dropped. Section headings ("I. Introduction",
+    "A. Threats") are "heading" blocks whether or not blank lines surround them: a line that
+    opens with a roman numeral or a capital letter and a full stop, after a finished paragraph,
+    and that ends without punctuation. Numbered paragraphs run 1, 2, 3 ... through the report;
+    lettered sub-paragraphs and unnumbered text (the note, a summary) are paragraphs too.
+
+    Example:
+        >>> [b.kind for b in segment_report([["United Nations A/70/1", "I. Introduction", "1. Text."]], indent_starts=False)]
+        ['front', 'heading', 'paragraph']
+    """
+    blocks: list[Block] = []
+    front = Block("front", keep_lines=True)
+    blocks.append(front)
+    in_front = True
+    current: Block | None = None
+    previous_blank = True
+    last_number = 0
+    for page_index, page_lines in enumerate(pages):
+        previous_blank = True
+        for raw in page_lines:
+            text = raw.rstrip()
+            if not text.strip():
+                previous_blank = True
+                continue
+            if TOC_LINE.search(text):
+                continue
+            line = Line(page_index, text)
+            numbered = NUMBERED.match(text)
+            report_heading = REPORT_HEADING.match(text) is not None
+            section = SECTION.match(text) is not None and _ENDS_PARAGRAPH.search(text) is None and len(text.strip()) <= 150
+            if in_front:
+                if not (report_heading or section or HEADING_START.match(text) or (numbered and numbered.group(1) == "1")):
+                    front.lines.append(line)
+                    continue
+                in_front = False
+            last = current_text(current) if current is not None else ""
+            finished = current is None or current.kind != "paragraph"
+            ended = finished or _ENDS_PARAGRAPH.search(last) is not None
+            item_ended = finished or _ENDS_ITEM.search(last) is not None
+            if current is not None and current.kind == "heading" and _continues_heading(last, text):
+                current.lines.append(line)
+            elif (report_heading or section or HEADING_START.match(text)) and ended:
+                current = Block("heading", [line])
+                blocks.append(current)
+                if HEADING_START.match(text) and text.strip().startswith(("Annex", "Appendix")):
+                    last_number = 0  # an annex numbers its paragraphs afresh
+            elif numbered and ended and not numbered.group(2) and int(numbered.group(1)) in (last_number + 1, 1):
+                last_number = int(numbered.group(1))
+                current = Block("paragraph", [line])
+                blocks.append(current)
+            elif LETTERED.match(text) and item_ended:
+                current = Block("paragraph", [line])
+                blocks.append(current)
+            elif current is None or current.kind == "heading":
+                current = Block("paragraph", [line])
+                blocks.append(current)
+            elif ended and _starts_sentence(text) and (previous_blank or (indent_starts and text[:1].isspace())):
+                current = Block("paragraph", [line])
+                blocks.append(current)
+            else:
+                current.lines.append(line)
+            previous_blank = False
+    return [block for block in blocks if block.lines]
+
+
+def _continues_heading(heading_line: str, text: str) -> bool:
+    """Whether ``text`` is the second line of a heading that ends with ``heading_line``."""
+    if NUMBERED.match(text) or LETTERED.match(text) or SECTION.match(text) or REPORT_HEADING.match(text):
+        return False
+    if _ENDS_PARAGRAPH.search(text) or len(text.strip()) > 150:
+        return False
+    return text.lstrip()[:1].islower() or _OPEN_HEADING_END.search(heading_line) is not None
+
+
 def _isolated_lines(lines: Sequence[str]) -> set[int]:
     """Indexes of lines with a blank line (not a page edge) on both sides that look like headings."""
     found = set()
@@ -338,6 +437,9 @@ def read_front_matter(front_lines: Sequence[str], fallback_symbol: str | None) -
         for match in _DATE.finditer(flat):
             date = _iso(*match.groups())
             break
+    elif symbol and REPORT_SYMBOL.fullmatch(symbol) and (issued := _DISTR_DATE.search(flat)):
+        # A report is dated by its issue: "Distr.: General 22 July 2015".
+        date = _iso(*issued.groups())
 
     body = None
     committee = _COMMITTEE.search(flat)
@@ -355,6 +457,8 @@ def read_front_matter(front_lines: Sequence[str], fallback_symbol: str | None) -
         doc_type = "resolution"
     elif symbol and "/L." in symbol:
         doc_type = "draft resolution"
+    elif symbol and REPORT_SYMBOL.fullmatch(symbol):
+        doc_type = "report"
 
     return FrontMatter(symbol=symbol, title=_title(front_lines), date=date, body=body, doc_type=doc_type)
 
