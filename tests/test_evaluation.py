@@ -221,6 +221,18 @@ def test_load_queries_reads_the_labelled_set_and_names_bad_lines(tmp_path):
         load_queries(bad)
 
 
+def test_the_labelled_set_has_a_fixed_dev_and_test_split_with_every_kind_in_both():
+    queries = load_queries()
+    dev, test = load_queries(split="dev"), load_queries(split="test")
+    assert len(dev) + len(test) == len(queries)
+    assert {query.split for query in dev} == {"dev"} and {query.split for query in test} == {"test"}
+    assert abs(len(dev) - len(test)) <= len({query.kind for query in queries})
+    assert {query.kind for query in dev} == {query.kind for query in test}
+    assert not {query.qid for query in dev} & {query.qid for query in test}
+    with pytest.raises(ValueError, match="'train'"):
+        load_queries(split="train")
+
+
 def test_cli_eval_prints_the_table_and_json(built_index, fake_models, tmp_path, capsys):
     from aseancyberdocs.cli import main
 
