@@ -44,7 +44,7 @@ def test_split_sentences_drops_list_bullets():
 
 
 def test_split_sentences_cuts_long_sentences_at_semicolons():
-    text = "; ".join(["States should cooperate on the matter of " + "x" * 150] * 4) + "."
+    text = "; ".join(["States should cooperate on the matter of " + "x" * 250] * 4) + "."
     sentences = split_sentences(text)
     assert len(sentences) == 4
     assert all(text[s.start : s.end] == s.text for s in sentences)
@@ -65,11 +65,16 @@ def test_answer_quotes_sources_with_markers(library):
     assert answer.answered and answer.citations
     assert answer.citations[0].doc_id == "A/RES/73/27"
     for citation in answer.citations:
-        assert f"{citation.quote} [{citation.n}]" in answer.text
+        assert f"\u201c{citation.quote}\u201d [{citation.n}]" in answer.text
         assert library.documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
-    # Nothing in the text but quotes and markers.
-    rebuilt = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
-    assert answer.text == rebuilt
+    # Nothing in the text but quotes, markers and where each quote stands.
+    first = answer.citations[0]
+    year = library.documents[first.doc_id].date[:4]
+    assert answer.text.startswith(f"Paragraph {first.label[len('para. '):]} of General Assembly resolution 73/27 ({year}) reads:")
+    rest = answer.text
+    for citation in answer.citations:
+        rest = rest.replace(f"\u201c{citation.quote}\u201d [{citation.n}]", "")
+    assert "\u201c" not in rest and len(rest) < 120 * len(answer.citations)
 
 
 def test_limits_on_sentences_and_length(library):

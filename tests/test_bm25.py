@@ -44,7 +44,7 @@ def test_symbol_query_finds_the_passage_that_cites_it(library_with_symbols):
 def test_scores_equal_a_fresh_index(built_index, embedder):
     library = open_index(built_index, embedder=embedder)
     stored = bm25_index(library).scores("critical infrastructure ransomware")
-    fresh = BM25Index.build(library.passages).scores("critical infrastructure ransomware")
+    fresh = BM25Index.build(library.passages, library.documents).scores("critical infrastructure ransomware")
     np.testing.assert_allclose(stored, fresh, rtol=1e-6)
     assert stored.max() > 0
 
@@ -80,7 +80,9 @@ def test_an_index_without_bm25_files_builds_bm25_from_its_passages(built_index, 
 
 def test_bm25_indexes_the_context_with_the_text(built_index, embedder):
     library = open_index(built_index, embedder=embedder)
-    assert all(passage_text(p).endswith(p.text) for p in library.passages)
+    assert all(passage_text(p, library.documents[p.doc_id]).endswith(p.text) for p in library.passages)
+    assert all(library.documents[p.doc_id].title in passage_text(p, library.documents[p.doc_id])
+               for p in library.passages)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import IndexIntegrityError
 from .passages import embedding_text
-from .types import Passage
+from .types import Document, Passage
 
 if TYPE_CHECKING:
     from .index import Library
@@ -109,9 +109,9 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def passage_text(passage: Passage) -> str:
-    """The text of a passage that BM25 indexes: the same as is embedded (context, then text)."""
-    return embedding_text(passage)
+def passage_text(passage: Passage, document: Document | None = None) -> str:
+    """The text of a passage that BM25 indexes: the same as is embedded (document, context, text)."""
+    return embedding_text(passage, document)
 
 
 class BM25Index:
@@ -122,14 +122,21 @@ class BM25Index:
         self.vocab: dict[str, int] = retriever.vocab_dict
 
     @classmethod
-    def build(cls, passages: Sequence[Passage]) -> BM25Index:
-        """Index the passages (row i of the scores is passage i)."""
+    def build(cls, passages: Sequence[Passage], documents: Mapping[str, Document] | None = None) -> BM25Index:
+        """Index the passages (row i of the scores is passage i), each with its document's line when given."""
+        documents = documents or {}
+        return cls.from_texts([passage_text(passage, documents.get(passage.doc_id)) for passage in passages])
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> BM25Index:
+        """Index plain texts (row i of the scores is text i)."""
         import bm25s
 
         # bm25s logs every step at DEBUG on its own handler: keep builds quiet.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
-        retriever.index([tokenize(passage_text(passage)) for passage in passages], show_progress=False)
+        # bm25s cannot index an empty token list: such a text gets a token no query has.
+        retriever.index([tokenize(text) or ["\x00"] for text in texts], show_progress=False)
         return cls(retriever)
 
     def __len__(self) -> int:
@@ -176,9 +183,9 @@ class BM25Index:
         return cls(retriever)
 
 
-def write_bm25(folder: Path, passages: Sequence[Passage]) -> list[str]:
+def write_bm25(folder: Path, passages: Sequence[Passage], documents: Mapping[str, Document] | None = None) -> list[str]:
     """Build BM25 over ``passages`` and write its files into the index folder ``folder``; their names."""
-    return BM25Index.build(passages).save(folder)
+    return BM25Index.build(passages, documents).save(folder)
 
 
 def index_file_bytes(library: Library, name: str) -> bytes | None:
@@ -220,7 +227,7 @@ def bm25_index(library: Library) -> BM25Index:
         names = FILES.values()
         if all(library.manifest.get("files", {}).get(name) is None for name in names):
             logger.info("%s holds no BM25 files: building BM25 from its passages", library.index_dir)
-            index = BM25Index.build(library.passages)
+            index = BM25Index.build(library.passages, library.documents)
         else:
             files = {}
             for key, name in FILES.items():

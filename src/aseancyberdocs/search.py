@@ -41,6 +41,13 @@ FUSIONS = ("rrf", "weighted")
 DEFAULT_FUSION = "weighted"
 DENSE_WEIGHT = 0.5  # the weighted fusion's weight on dense; BM25 gets the rest
 FUSION_DEPTH = 100  # passages taken from each retriever before fusing
+# Reading the question (reading.py). BM25 reads the query with the field's short forms spelled
+# out; hybrid adds DOCUMENT_WEIGHT x (how well the question names the passage's document, best
+# document 1.0) to the fused score, and also ranks the passages of the documents matching at
+# least DOCUMENT_REACH that neither retriever reached.
+EXPAND_QUERY = True
+DOCUMENT_WEIGHT = 0.0
+DOCUMENT_REACH = 1.0
 GROUP_FETCH = 5  # with grouping, rank k * GROUP_FETCH passages first, then more if too few clusters
 
 
@@ -236,8 +243,10 @@ class _Ranker:
         """BM25 scores of every passage (disallowed ones included; ``top`` masks them)."""
         if self._bm25 is None:
             from .bm25 import bm25_index
+            from .reading import expand
 
-            self._bm25 = bm25_index(self.library).scores(self.text)
+            text = expand(self.text) if EXPAND_QUERY else self.text
+            self._bm25 = bm25_index(self.library).scores(text)
         return self._bm25
 
     def bm25_top(self, depth: int) -> list[Candidate]:
@@ -260,13 +269,43 @@ class _Ranker:
         if self.fusion == "rrf":
             fused = rrf({"dense": [c.index for c in dense], "bm25": [c.index for c in sparse]})
         else:
+            dense_scores = {c.index: c.score for c in dense}
+            sparse_scores = {c.index: c.score for c in sparse}
+            boost = self.document_boost()
+            if boost is not None:
+                self._reach_named(boost, dense_scores, sparse_scores)
             fused = weighted(
-                {"dense": {c.index: c.score for c in dense}, "bm25": {c.index: c.score for c in sparse}},
+                {"dense": dense_scores, "bm25": sparse_scores},
                 {"dense": DENSE_WEIGHT, "bm25": 1.0 - DENSE_WEIGHT},
             )
+            if boost is not None:
+                fused = {row: score + DOCUMENT_WEIGHT * float(boost[row]) for row, score in fused.items()}
         self._fused = fused
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:depth]
+
+    def document_boost(self) -> np.ndarray | None:
+        """Per passage, how well the question names its document (reading.py); None when unused."""
+        if DOCUMENT_WEIGHT <= 0:
+            return None
+        from .reading import document_matcher
+
+        boost = document_matcher(self.library).passage_scores(self.text)
+        return boost if boost.any() else None
+
+    def _reach_named(self, boost: np.ndarray, dense: dict[int, float], sparse: dict[int, float]) -> None:
+        """Add to the candidates the passages of the best-named documents that neither retriever reached."""
+        rows = np.flatnonzero(boost >= DOCUMENT_REACH)
+        if self.mask is not None:
+            rows = rows[self.mask[rows]]
+        rows = [int(row) for row in rows if row not in dense and row not in sparse]
+        if not rows:
+            return
+        vectors = _passage_vectors(self.library)[rows]
+        for row, score in zip(rows, vectors @ self.vector):
+            dense[row] = float(score)
+            if self.bm25[row] > 0:
+                sparse[row] = float(self.bm25[row])
 
     def complete(self, depth: int) -> bool:
         """Whether ``top(depth)`` already ranked every passage that can be ranked."""
@@ -283,6 +322,17 @@ class _Ranker:
         if self.mode == "hybrid":
             scores["fused"] = float(self._fused.get(row, 0.0))
         return scores
+
+
+_vectors: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _passage_vectors(library: Library) -> np.ndarray:
+    """All passage vectors of ``library`` (read once from FAISS)."""
+    vectors = _vectors.get(library)
+    if vectors is None:
+        vectors = _vectors[library] = library.vectors()
+    return vectors
 
 
 def _collapse(ranked: Sequence[tuple[int, float]], library: Library, k: int) -> list[tuple[int, float]]:
