@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -29,8 +30,27 @@ def test_tokenizer_keeps_symbols_and_their_parts(text, kept):
 
 def test_tokenizer_lowercases_drops_stopwords_and_splits_hyphens():
     assert tokenize("The States and the capacity-building of THEIR Activities") == [
-        "state", "capacity", "building", "activity",
+        "state", "capac", "build", "activ",
     ]
+
+
+def test_words_of_one_stem_meet():
+    assert tokenize("criminalizing interception") == tokenize("criminalization intercepted")
+    assert tokenize("laundering") == tokenize("launder")
+
+
+def test_bm25_files_of_another_tokenizer_are_rebuilt_not_misread(built_index, embedder):
+    params_path = built_index / FILES["params"]
+    params = json.loads(params_path.read_text())
+    params["tokenizer_version"] = 1
+    params_path.write_text(json.dumps(params))
+    manifest_path = built_index / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][FILES["params"]] = hashlib.sha256(params_path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    library = open_index(built_index, embedder=embedder)
+    fresh = BM25Index.build(library.passages, library.documents).scores("critical infrastructure")
+    np.testing.assert_allclose(bm25_index(library).scores("critical infrastructure"), fresh, rtol=1e-6)
 
 
 def test_symbol_query_finds_the_passage_that_cites_it(library_with_symbols):

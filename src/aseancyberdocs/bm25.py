@@ -20,6 +20,7 @@ working; rebuilding the index stores the files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_VERSION = 1
+# 1: plural stripping; 2: Snowball English stems (questions say "intercepting", texts "interception").
+TOKENIZER_VERSION = 2
 K1 = 1.5
 B = 0.75
 METHOD = "lucene"
@@ -68,15 +70,20 @@ STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    """A light English plural stemmer: "States" -> "state", "activities" -> "activity"."""
+    """The Snowball (Porter 2) English stem of a lower-case word: "criminalization" and
+    "criminalize" -> "crimin", "intercepting" -> "intercept"; numbers and short words unchanged."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    return _stemmer().stemWord(word)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 def tokenize(text: str) -> list[str]:
@@ -88,6 +95,8 @@ def tokenize(text: str) -> list[str]:
     Example:
         >>> tokenize("A/RES/73/27, para. 1.3: 24/7 points")
         ['a/res/73/27', 'res', '73', '27', 'res/73/27', '73/27', 'para', '1.3', '1', '3', '24/7', '24', '7', 'point']
+        >>> tokenize("criminalizing the interception of communications")
+        ['crimin', 'intercept', 'communic']
     """
     tokens: list[str] = []
     for match in _TOKEN.finditer(_DASHES.sub(" ", text.lower())):
@@ -236,9 +245,15 @@ def bm25_index(library: Library) -> BM25Index:
                     raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
                 files[key] = data
             try:
-                index = BM25Index.from_files(files)
+                stored_version = json.loads(files["params"]).get("tokenizer_version", 1)
+                index = None if stored_version != TOKENIZER_VERSION else BM25Index.from_files(files)
             except (ValueError, KeyError, TypeError) as exc:
                 raise IndexIntegrityError(f"{library.index_dir}: unreadable BM25 files: {exc}") from exc
+            if index is None:
+                # Tokens of another tokenizer would never meet this one's query tokens.
+                logger.info("%s: BM25 files use tokenizer %s, this version %s: building BM25 from its passages",
+                            library.index_dir, stored_version, TOKENIZER_VERSION)
+                index = BM25Index.build(library.passages, library.documents)
             if len(index) != len(library.passages):
                 raise IndexIntegrityError(
                     f"{library.index_dir}: BM25 holds {len(index)} passages, the index {len(library.passages)}"
