@@ -86,9 +86,9 @@ def library_configurations(library: Any) -> list[tuple[str, dict[str, Any]]]:
     return configurations
 
 
-def reports_from_file(path: Path) -> list[EvalReport]:
+def reports_from_file(path: Path, suffix: str = " (before)") -> list[EvalReport]:
     """Reports saved by an earlier run (``report.to_dict(per_query=True)`` under "reports"), rebuilt
-    from their per-query results and marked "(before)"."""
+    from their per-query results, their names followed by ``suffix``."""
     from collections import defaultdict
 
     from aseancyberdocs.evaluation import QueryResult
@@ -105,7 +105,7 @@ def reports_from_file(path: Path) -> list[EvalReport]:
         for result in results:
             by_kind[result.kind].append(result)
         reports.append(EvalReport(
-            system=f"{saved['system']} (before)",
+            system=f"{saved['system']}{suffix}",
             k=saved["k"],
             overall=Metrics.of(results),
             by_kind={kind: Metrics.of(items) for kind, items in sorted(by_kind.items())},
@@ -312,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md, results.json, results.png")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--no-langchain", action="store_true", help="skip the LangChain baseline")
+    parser.add_argument("--langchain-results", type=Path, metavar="FILE",
+                        help="reuse the LangChain baseline's results saved by --langchain-only (it takes minutes)")
+    parser.add_argument("--langchain-only", type=Path, metavar="FILE",
+                        help="only build and score the LangChain baseline and save its results to FILE")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="test",
                         help="which labelled queries to score (default: the held-out test split)")
     parser.add_argument("--before", type=Path, metavar="FILE",
@@ -327,10 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     library = open_index(args.index)
     queries = load_queries(args.queries, split=None if args.split == "all" else args.split)
     reports = reports_from_file(args.before) if args.before is not None else []
-    reports += evaluate_library(library, queries, args.k)
+    if args.langchain_only is None:
+        reports += evaluate_library(library, queries, args.k)
 
     langchain_info: dict[str, Any] = {"files": 0, "pages": 0, "chunks": 0, "build_seconds": 0, "embed_index_seconds": 0}
-    if not args.no_langchain:
+    if args.langchain_results is not None:
+        saved = json.loads(args.langchain_results.read_text(encoding="utf-8"))
+        langchain_info = saved["langchain"]
+        reports += reports_from_file(args.langchain_results, suffix="")
+    elif not args.no_langchain:
         print("building the LangChain baseline...", file=sys.stderr)
         store, langchain_info = build_langchain(langchain_files(args.corpus))
         started = time.perf_counter()
@@ -338,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         report = judge_run(queries, run, system=LANGCHAIN, k=args.k, seconds=time.perf_counter() - started)
         reports.append(report)
         print(f"{LANGCHAIN:<28} R@5 {report.overall.recall[5]:.3f}  MRR@10 {report.overall.mrr:.3f}", file=sys.stderr)
+        if args.langchain_only is not None:
+            data = {"langchain": langchain_info, "split": args.split, "reports": [report.to_dict(per_query=True)]}
+            args.langchain_only.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+            return 0
 
     context = {
         "command": "python3 evaluation/compare.py --corpus corpus --index indexes/full"

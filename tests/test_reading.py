@@ -61,3 +61,16 @@ def test_the_named_document_matches_best(library, question, named):
 
 def test_a_question_naming_nothing_boosts_nothing(library):
     assert not document_matcher(library).scores("protection of critical infrastructure").any()
+
+
+def test_search_lifts_the_document_a_question_names(library, monkeypatch):
+    from aseancyberdocs import search
+
+    question = "the 2023 joint statement on our commitment to cooperation"
+    monkeypatch.setattr(search, "DOCUMENT_WEIGHT", 0.0)
+    plain = [hit.passage.doc_id for hit in library.search(question, k=3, group=False)]
+    monkeypatch.setattr(search, "DOCUMENT_WEIGHT", 1.0)
+    named = [hit.passage.doc_id for hit in library.search(question, k=3, group=False)]
+    assert named[0] == "quad-2023"
+    assert sorted(plain) == sorted(named)  # a boost re-orders, it filters nothing out
+
