@@ -312,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md, results.json, results.png")
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--no-langchain", action="store_true", help="skip the LangChain baseline")
+    parser.add_argument("--reuse", type=Path, metavar="FILE",
+                        help="take the library's reports from an earlier run's results.json instead of searching")
     parser.add_argument("--langchain-results", type=Path, metavar="FILE",
                         help="reuse the LangChain baseline's results saved by --langchain-only (it takes minutes)")
     parser.add_argument("--langchain-only", type=Path, metavar="FILE",
@@ -331,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     library = open_index(args.index)
     queries = load_queries(args.queries, split=None if args.split == "all" else args.split)
     reports = reports_from_file(args.before) if args.before is not None else []
-    if args.langchain_only is None:
+    if args.reuse is not None:
+        reports += [report for report in reports_from_file(args.reuse, suffix="") if report.system != LANGCHAIN]
+    elif args.langchain_only is None:
         reports += evaluate_library(library, queries, args.k)
 
     langchain_info: dict[str, Any] = {"files": 0, "pages": 0, "chunks": 0, "build_seconds": 0, "embed_index_seconds": 0}
