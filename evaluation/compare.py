@@ -246,7 +246,7 @@ def write_markdown(path: Path, reports: list[EvalReport], context: dict[str, Any
         "## Setup",
         "",
         f"- LangChain baseline: {lc['files']} files -> {lc['pages']} loader pages -> {lc['chunks']} chunks; "
-        f"built in {lc['build_seconds']:.0f} s ({lc['embed_index_seconds']:.0f} s embedding) in this run.",
+        f"built in {lc['build_seconds']:.0f} s ({lc['embed_index_seconds']:.0f} s embedding) on the shared machine.",
         f"- Library index: `{context['index']}` ({context['passages']} passages, model {context['model']}).",
         f"- Machine: {context['machine']}.",
         "- Chart: `results.png`; raw numbers: `results.json`.",
@@ -266,10 +266,17 @@ def write_chart(path: Path, reports: list[EvalReport]) -> None:
     import numpy as np
 
     charted = [report for report in reports if report.system.removesuffix(" (before)") in CHARTED]
+    # Each configuration's "before" next to it, in a lighter shade of the same colour.
+    charted.sort(key=lambda r: (CHARTED.index(r.system.removesuffix(" (before)")), not r.system.endswith("(before)")))
     reports = charted or reports
     kinds = sorted({kind for report in reports for kind in report.by_kind})
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [1, 1.6]})
-    colours = plt.get_cmap("tab10")(np.arange(len(reports)))
+    pairs = plt.get_cmap("tab20")
+    bases = list(dict.fromkeys(report.system.removesuffix(" (before)") for report in reports))
+    colours = [
+        pairs(2 * bases.index(report.system.removesuffix(" (before)")) + report.system.endswith("(before)"))
+        for report in reports
+    ]
 
     metrics = [("Recall@5", lambda m: m.recall[5]), ("Recall@10", lambda m: m.recall[10]),
                ("MRR@10", lambda m: m.mrr), ("nDCG@10", lambda m: m.ndcg)]
@@ -358,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
 
     context = {
         "command": "python3 evaluation/compare.py --corpus corpus --index indexes/full"
-        + (f" --before {args.before}" if args.before else "") + f" --split {args.split}",
+        + (" --before evaluation/results-before.json" if args.before or args.reuse else "")
+        + f" --split {args.split}",
         "split": args.split,
         "date": time.strftime("%Y-%m-%d"),
         "queries": len(queries),
