@@ -44,7 +44,7 @@ def test_split_sentences_drops_list_bullets():
 
 
 def test_split_sentences_cuts_long_sentences_at_semicolons():
-    text = "; ".join(["States should cooperate on the matter of " + "x" * 150] * 4) + "."
+    text = "; ".join(["States should cooperate on the matter of " + "x" * 250] * 4) + "."
     sentences = split_sentences(text)
     assert len(sentences) == 4
     assert all(text[s.start : s.end] == s.text for s in sentences)
@@ -65,11 +65,16 @@ def test_answer_quotes_sources_with_markers(library):
     assert answer.answered and answer.citations
     assert answer.citations[0].doc_id == "A/RES/73/27"
     for citation in answer.citations:
-        assert f"{citation.quote} [{citation.n}]" in answer.text
+        assert f"\u201c{citation.quote}\u201d [{citation.n}]" in answer.text
         assert library.documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
-    # Nothing in the text but quotes and markers.
-    rebuilt = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
-    assert answer.text == rebuilt
+    # Nothing in the text but quotes, markers and where each quote stands.
+    first = answer.citations[0]
+    year = library.documents[first.doc_id].date[:4]
+    assert answer.text.startswith(f"Paragraph {first.label[len('para. '):]} of General Assembly resolution 73/27 ({year}) reads:")
+    rest = answer.text
+    for citation in answer.citations:
+        rest = rest.replace(f"\u201c{citation.quote}\u201d [{citation.n}]", "")
+    assert "\u201c" not in rest and len(rest) < 120 * len(answer.citations)
 
 
 def test_limits_on_sentences_and_length(library):
@@ -187,3 +192,36 @@ def test_a_repeated_sentence_is_cited_once_from_the_adopted_text(tmp_path):
     quoted = [c for c in answer.citations if c.quote == agreed]
     assert len(quoted) == 1
     assert quoted[0].doc_id == "A/RES/79/99"  # adopted, and earlier than A/RES/80/23
+
+
+def test_a_subparagraph_is_quoted_after_its_chapeaus_and_named_by_its_article(tmp_path):
+    from conftest import make_document
+
+    from aseancyberdocs import build_index_from_documents
+
+    document, passages = make_document(
+        "A/RES/79/243",
+        [
+            "1. Each State Party shall adopt such measures as may be necessary to establish as offences:",
+            "(a) The obtaining, production, sale or otherwise making available of:",
+            "(i) A device, including a program, designed primarily for committing offences; or",
+        ],
+        doc_type="convention", title="United Nations Convention against Cybercrime; Strengthening cooperation",
+        per_page=3,
+    )
+    heading = "Article 11 Misuse of devices"
+    labels = ["annex, art. 11, para. 1", "annex, art. 11, para. 1 (a)", "annex, art. 11, para. 1 (a) (i)"]
+    contexts = [heading, f"{heading}\n{passages[0].text}", f"{heading}\n{passages[1].text}"]
+    passages = [dataclasses.replace(p, label=label, context=context) for p, label, context in zip(passages, labels, contexts)]
+    build_index_from_documents([document], tmp_path / "index", embedder=FakeEmbedder(), passages=passages)
+    library = open_index(tmp_path / "index", embedder=FakeEmbedder())
+
+    answer = loose(library, "a device or program designed primarily for committing offences", k=1, max_sentences=1)
+    assert [c.label for c in answer.citations] == labels  # outermost chapeau first
+    assert answer.text.startswith(
+        "Article 11 (Misuse of devices), paragraph 1 of the United Nations Convention against Cybercrime "
+        "(A/RES/79/243, annex) reads: \u201cEach State Party shall adopt"
+    )
+    assert answer.text.count(" reads: ") == 1  # one introduction for the sub-paragraph and its chapeaus
+    for citation in answer.citations:
+        assert document.text[citation.start : citation.end] == citation.quote

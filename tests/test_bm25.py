@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -29,8 +30,27 @@ def test_tokenizer_keeps_symbols_and_their_parts(text, kept):
 
 def test_tokenizer_lowercases_drops_stopwords_and_splits_hyphens():
     assert tokenize("The States and the capacity-building of THEIR Activities") == [
-        "state", "capacity", "building", "activity",
+        "state", "capac", "build", "activ",
     ]
+
+
+def test_words_of_one_stem_meet():
+    assert tokenize("criminalizing interception") == tokenize("criminalization intercepted")
+    assert tokenize("laundering") == tokenize("launder")
+
+
+def test_bm25_files_of_another_tokenizer_are_rebuilt_not_misread(built_index, embedder):
+    params_path = built_index / FILES["params"]
+    params = json.loads(params_path.read_text())
+    params["tokenizer_version"] = 1
+    params_path.write_text(json.dumps(params))
+    manifest_path = built_index / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][FILES["params"]] = hashlib.sha256(params_path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    library = open_index(built_index, embedder=embedder)
+    fresh = BM25Index.build(library.passages, library.documents).scores("critical infrastructure")
+    np.testing.assert_allclose(bm25_index(library).scores("critical infrastructure"), fresh, rtol=1e-6)
 
 
 def test_symbol_query_finds_the_passage_that_cites_it(library_with_symbols):
@@ -44,7 +64,7 @@ def test_symbol_query_finds_the_passage_that_cites_it(library_with_symbols):
 def test_scores_equal_a_fresh_index(built_index, embedder):
     library = open_index(built_index, embedder=embedder)
     stored = bm25_index(library).scores("critical infrastructure ransomware")
-    fresh = BM25Index.build(library.passages).scores("critical infrastructure ransomware")
+    fresh = BM25Index.build(library.passages, library.documents).scores("critical infrastructure ransomware")
     np.testing.assert_allclose(stored, fresh, rtol=1e-6)
     assert stored.max() > 0
 
@@ -80,7 +100,9 @@ def test_an_index_without_bm25_files_builds_bm25_from_its_passages(built_index, 
 
 def test_bm25_indexes_the_context_with_the_text(built_index, embedder):
     library = open_index(built_index, embedder=embedder)
-    assert all(passage_text(p).endswith(p.text) for p in library.passages)
+    assert all(passage_text(p, library.documents[p.doc_id]).endswith(p.text) for p in library.passages)
+    assert all(library.documents[p.doc_id].title in passage_text(p, library.documents[p.doc_id])
+               for p in library.passages)
 
 
 @pytest.fixture

@@ -221,6 +221,18 @@ def test_load_queries_reads_the_labelled_set_and_names_bad_lines(tmp_path):
         load_queries(bad)
 
 
+def test_the_labelled_set_has_a_fixed_dev_and_test_split_with_every_kind_in_both():
+    queries = load_queries()
+    dev, test = load_queries(split="dev"), load_queries(split="test")
+    assert len(dev) + len(test) == len(queries)
+    assert {query.split for query in dev} == {"dev"} and {query.split for query in test} == {"test"}
+    assert abs(len(dev) - len(test)) <= len({query.kind for query in queries})
+    assert {query.kind for query in dev} == {query.kind for query in test}
+    assert not {query.qid for query in dev} & {query.qid for query in test}
+    with pytest.raises(ValueError, match="'train'"):
+        load_queries(split="train")
+
+
 def test_cli_eval_prints_the_table_and_json(built_index, fake_models, tmp_path, capsys):
     from aseancyberdocs.cli import main
 
@@ -237,3 +249,22 @@ def test_cli_eval_prints_the_table_and_json(built_index, fake_models, tmp_path, 
     data = json.loads(capsys.readouterr().out)
     assert data["overall"]["recall@10"] == 1.0
     assert set(data["by_kind"]) == {"natural"}
+
+
+def test_cli_eval_scores_one_split(built_index, fake_models, tmp_path, capsys):
+    from aseancyberdocs.cli import main
+
+    queries = tmp_path / "queries.jsonl"
+    records = [
+        {"qid": "a", "query": "requests for assistance", "kind": "natural", "split": "dev",
+         "relevant": [{"doc_id": "A/RES/73/27", "label": "para. 2", "quote": "requests for assistance"}]},
+        {"qid": "b", "query": "ransomware", "kind": "statement", "split": "test",
+         "relevant": [{"doc_id": "A/RES/73/27", "label": "para. 2", "quote": "requests for assistance"}]},
+    ]
+    queries.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    assert main(["eval", "--index", str(built_index), "--queries", str(queries), "--split", "dev", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["overall"]["queries"] == 1 and set(data["by_kind"]) == {"natural"}
+    assert data["system"].endswith("(dev)")
+    with pytest.raises(SystemExit):
+        main(["eval", "--index", str(built_index), "--split", "train"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 import os
 import pickle
 from pathlib import Path
@@ -28,7 +29,7 @@ from aseancyberdocs.index import (
     build_index_from_documents,
     open_index,
 )
-from aseancyberdocs.passages import embedding_text
+from aseancyberdocs.passages import document_context, embedding_text
 from aseancyberdocs.types import Passage
 
 
@@ -52,7 +53,9 @@ def test_round_trip_keeps_documents_passages_and_vectors(built_index, documents,
 
     assert library.passages == passages
     assert library.documents == {document.doc_id: document for document in docs}
-    expected = FakeEmbedder().encode([embedding_text(passage) for passage in passages])
+    expected = FakeEmbedder().encode(
+        [embedding_text(passage, library.documents[passage.doc_id]) for passage in passages]
+    )
     np.testing.assert_array_equal(library.vectors(), expected)
     assert library.vectors().dtype == np.float32
 
@@ -93,7 +96,9 @@ def test_passages_jsonl_line_i_is_vector_i(built_index, embedder):
     library = open_index(built_index, embedder=embedder)
     for line, passage, vector in zip(lines, library.passages, library.vectors()):
         assert Passage.from_dict(json.loads(line)) == passage
-        np.testing.assert_array_equal(vector, embedder.encode([embedding_text(passage)])[0])
+        np.testing.assert_array_equal(
+            vector, embedder.encode([embedding_text(passage, library.documents[passage.doc_id])])[0]
+        )
 
 
 def test_context_is_embedded_before_the_text():
@@ -102,6 +107,18 @@ def test_context_is_embedded_before_the_text():
     assert embedding_text(passage) == "1. Decides:\n(a) To study norms;"
     assert embedding_text(Passage("p", "d", "para. 2", "operative", "2. Notes", 0, 8, (1, 1), ("1", "1"))) == "2. Notes"
 
+
+def test_the_document_line_comes_first_and_is_never_part_of_the_quote():
+    from conftest import make_document
+
+    document, passages = make_document("A/RES/73/27", ["1. Decides:", "(a) To study norms;"],
+                                       title="Developments in ICTs", date="2018-12-05")
+    passage = replace(passages[1], context="1. Decides:")
+    line, context, text = embedding_text(passage, document).split("\n")
+    assert line == document_context(document)
+    assert "A/RES/73/27" in line and "2018" in line and "Developments in ICTs" in line and document.doc_type in line
+    assert (context, text) == ("1. Decides:", passage.text)
+    assert document.text[passage.start : passage.end] == passage.text
 
 def test_build_report_counts(tmp_path, documents, embedder):
     docs, passages = documents
@@ -119,13 +136,10 @@ def test_default_index_dir_comes_from_the_environment(tmp_path, monkeypatch, doc
 
 
 def test_identical_texts_are_embedded_once(tmp_path, embedder):
-    first, first_passages = make_document("A/RES/1", ["Shared agreed language.", "Only here."])
-    second, second_passages = make_document("A/RES/2", ["Shared agreed language.", "Only there."])
-    report = build_index_from_documents(
-        [first, second], tmp_path / "index", embedder=embedder, passages=first_passages + second_passages
-    )
-    assert report.embedded == 3
-    assert sorted(embedder.encoded) == ["Only here.", "Only there.", "Shared agreed language."]
+    first, first_passages = make_document("A/RES/1", ["Shared agreed language.", "Only here.", "Shared agreed language."])
+    report = build_index_from_documents([first], tmp_path / "index", embedder=embedder, passages=first_passages)
+    assert report.embedded == 2
+    assert sorted(embedder.encoded) == sorted({embedding_text(passage, first) for passage in first_passages})
     library = open_index(tmp_path / "index", embedder=embedder)
     np.testing.assert_array_equal(library.vectors()[0], library.vectors()[2])
 
@@ -245,11 +259,14 @@ def test_rebuild_after_adding_a_document_embeds_only_its_texts(built_index, docu
     report = build_index_from_documents(
         [*docs, extra], built_index, embedder=embedder, passages=passages + extra_passages
     )
-    assert sorted(embedder.encoded) == sorted(["Quantum computing and encryption.", NEW])
+    assert sorted(embedder.encoded) == sorted(embedding_text(passage, extra) for passage in extra_passages)
     assert (report.embedded, report.reused) == (2, len(passages))
     library = open_index(built_index, embedder=embedder)
     np.testing.assert_array_equal(
-        library.vectors(), FakeEmbedder().encode([embedding_text(passage) for passage in library.passages])
+        library.vectors(),
+        FakeEmbedder().encode(
+            [embedding_text(passage, library.documents[passage.doc_id]) for passage in library.passages]
+        ),
     )
 
 
@@ -260,7 +277,7 @@ def test_changed_passage_text_is_embedded_again(built_index, documents):
     build_index_from_documents(
         [docs[0], docs[1], changed], built_index, embedder=embedder, passages=passages[:7] + changed_passages
     )
-    assert embedder.encoded == ["A new first paragraph."]
+    assert embedder.encoded == [embedding_text(changed_passages[0], changed)]
 
 
 def test_cache_is_per_model(built_index, documents):

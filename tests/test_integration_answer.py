@@ -52,7 +52,10 @@ def test_answer_cites_the_critical_infrastructure_norm(library):
     assert (first.doc_id, first.label) == ("A/RES/73/27", "para. 1.6")
     assert first.quote.startswith("A State should not conduct or knowingly support ICT activity")
     assert first.citation == "A/RES/73/27, para. 1.6 (p. 4)"
-    assert answer.text.startswith(first.quote + " [1]")
+    # Where the quote stands, then the quote itself, then its marker: ready to paste into a note.
+    assert answer.text.startswith(
+        f"Paragraph 1.6 of General Assembly resolution 73/27 (2018) reads: \u201c{first.quote}\u201d [1]"
+    )
     assert len(answer.citations) <= 5 and sum(len(c.quote) for c in answer.citations) <= 1200
     for citation in answer.citations:
         assert library.documents[citation.doc_id].text[citation.start : citation.end] == citation.quote

@@ -39,7 +39,7 @@ def test_scores_are_cosine_similarities(library, embedder):
     query = "share information on ransom payments"
     query_vector = embedder.encode([query])[0]
     for hit in library.search(query, k=10, mode="dense", group=False):
-        passage_vector = embedder.encode([embedding_text(hit.passage)])[0]
+        passage_vector = embedder.encode([embedding_text(hit.passage, library.documents[hit.passage.doc_id])])[0]
         assert hit.score == pytest.approx(float(passage_vector @ query_vector), abs=1e-5)
 
 
@@ -152,10 +152,13 @@ def test_component_scores_are_the_dense_cosine_and_bm25(library, embedder):
     from aseancyberdocs.bm25 import bm25_index
 
     query = "responsible reporting of ICT vulnerabilities"
-    bm25 = bm25_index(library).scores(query)
+    from aseancyberdocs.reading import expand
+
+    bm25 = bm25_index(library).scores(expand(query))
     for hit in library.search(query, k=3, group=False):
         row = library.passages.index(hit.passage)
-        cosine = float(embedder.encode([embedding_text(hit.passage)])[0] @ embedder.encode([query])[0])
+        text = embedding_text(hit.passage, library.documents[hit.passage.doc_id])
+        cosine = float(embedder.encode([text])[0] @ embedder.encode([query])[0])
         assert hit.scores["dense"] == pytest.approx(cosine, abs=1e-5)
         assert hit.scores["bm25"] == pytest.approx(float(bm25[row]))
 

@@ -20,13 +20,14 @@ working; rebuilding the index stores the files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import logging
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +35,15 @@ import numpy as np
 
 from .errors import IndexIntegrityError
 from .passages import embedding_text
-from .types import Passage
+from .types import Document, Passage
 
 if TYPE_CHECKING:
     from .index import Library
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_VERSION = 1
+# 1: plural stripping; 2: Snowball English stems (questions say "intercepting", texts "interception").
+TOKENIZER_VERSION = 2
 K1 = 1.5
 B = 0.75
 METHOD = "lucene"
@@ -68,15 +70,20 @@ STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    """A light English plural stemmer: "States" -> "state", "activities" -> "activity"."""
+    """The Snowball (Porter 2) English stem of a lower-case word: "criminalization" and
+    "criminalize" -> "crimin", "intercepting" -> "intercept"; numbers and short words unchanged."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    return _stemmer().stemWord(word)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 def tokenize(text: str) -> list[str]:
@@ -88,6 +95,8 @@ def tokenize(text: str) -> list[str]:
     Example:
         >>> tokenize("A/RES/73/27, para. 1.3: 24/7 points")
         ['a/res/73/27', 'res', '73', '27', 'res/73/27', '73/27', 'para', '1.3', '1', '3', '24/7', '24', '7', 'point']
+        >>> tokenize("criminalizing the interception of communications")
+        ['crimin', 'intercept', 'communic']
     """
     tokens: list[str] = []
     for match in _TOKEN.finditer(_DASHES.sub(" ", text.lower())):
@@ -109,9 +118,9 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def passage_text(passage: Passage) -> str:
-    """The text of a passage that BM25 indexes: the same as is embedded (context, then text)."""
-    return embedding_text(passage)
+def passage_text(passage: Passage, document: Document | None = None) -> str:
+    """The text of a passage that BM25 indexes: the same as is embedded (document, context, text)."""
+    return embedding_text(passage, document)
 
 
 class BM25Index:
@@ -122,14 +131,21 @@ class BM25Index:
         self.vocab: dict[str, int] = retriever.vocab_dict
 
     @classmethod
-    def build(cls, passages: Sequence[Passage]) -> BM25Index:
-        """Index the passages (row i of the scores is passage i)."""
+    def build(cls, passages: Sequence[Passage], documents: Mapping[str, Document] | None = None) -> BM25Index:
+        """Index the passages (row i of the scores is passage i), each with its document's line when given."""
+        documents = documents or {}
+        return cls.from_texts([passage_text(passage, documents.get(passage.doc_id)) for passage in passages])
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> BM25Index:
+        """Index plain texts (row i of the scores is text i)."""
         import bm25s
 
         # bm25s logs every step at DEBUG on its own handler: keep builds quiet.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
-        retriever.index([tokenize(passage_text(passage)) for passage in passages], show_progress=False)
+        # bm25s cannot index an empty token list: such a text gets a token no query has.
+        retriever.index([tokenize(text) or ["\x00"] for text in texts], show_progress=False)
         return cls(retriever)
 
     def __len__(self) -> int:
@@ -176,9 +192,9 @@ class BM25Index:
         return cls(retriever)
 
 
-def write_bm25(folder: Path, passages: Sequence[Passage]) -> list[str]:
+def write_bm25(folder: Path, passages: Sequence[Passage], documents: Mapping[str, Document] | None = None) -> list[str]:
     """Build BM25 over ``passages`` and write its files into the index folder ``folder``; their names."""
-    return BM25Index.build(passages).save(folder)
+    return BM25Index.build(passages, documents).save(folder)
 
 
 def index_file_bytes(library: Library, name: str) -> bytes | None:
@@ -220,7 +236,7 @@ def bm25_index(library: Library) -> BM25Index:
         names = FILES.values()
         if all(library.manifest.get("files", {}).get(name) is None for name in names):
             logger.info("%s holds no BM25 files: building BM25 from its passages", library.index_dir)
-            index = BM25Index.build(library.passages)
+            index = BM25Index.build(library.passages, library.documents)
         else:
             files = {}
             for key, name in FILES.items():
@@ -229,9 +245,15 @@ def bm25_index(library: Library) -> BM25Index:
                     raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
                 files[key] = data
             try:
-                index = BM25Index.from_files(files)
+                stored_version = json.loads(files["params"]).get("tokenizer_version", 1)
+                index = None if stored_version != TOKENIZER_VERSION else BM25Index.from_files(files)
             except (ValueError, KeyError, TypeError) as exc:
                 raise IndexIntegrityError(f"{library.index_dir}: unreadable BM25 files: {exc}") from exc
+            if index is None:
+                # Tokens of another tokenizer would never meet this one's query tokens.
+                logger.info("%s: BM25 files use tokenizer %s, this version %s: building BM25 from its passages",
+                            library.index_dir, stored_version, TOKENIZER_VERSION)
+                index = BM25Index.build(library.passages, library.documents)
             if len(index) != len(library.passages):
                 raise IndexIntegrityError(
                     f"{library.index_dir}: BM25 holds {len(index)} passages, the index {len(library.passages)}"

@@ -8,6 +8,8 @@ read from Markdown or HTML) is cited without pages.
 
 from __future__ import annotations
 
+import re
+
 from .types import Citation, Document, Passage
 
 
@@ -67,3 +69,57 @@ def cite(document: Document, passage: Passage) -> Citation:
         page_labels=passage.page_labels,
         formatted=formatted,
     )
+
+
+_ARTICLE = re.compile(r"^(?:annex, )?art\. (\d+)(?:, para\. (\d+))?((?: \([^)]+\))*)$")
+_HEADING = re.compile(r"^Article\s+\d+\.?\s+(.+)$")
+_KINDS = {"resolution": "resolution", "draft resolution": "draft resolution", "draft decision": "draft decision"}
+
+
+def describe(document: Document, passage: Passage) -> str:
+    """Where a passage stands, in words a note can carry as it is.
+
+    Articles are named with their heading, resolutions by number and year, statements by title
+    and date.
+
+    Example:
+        >>> describe(convention, passage)  # doctest: +SKIP
+        'Article 11 (Misuse of devices), paragraph 1 (a) (i) of the United Nations Convention against Cybercrime (A/RES/79/243, annex)'
+        >>> describe(resolution, passage)  # doctest: +SKIP
+        'Paragraph 1.3 of General Assembly resolution 73/27 (2018)'
+    """
+    label = passage.label
+    article = _ARTICLE.match(label)
+    if article is not None and document.doc_type == "convention":
+        number, paragraph, letters = article.groups()
+        heading = next(
+            (m.group(1).strip() for line in passage.context.splitlines() if (m := _HEADING.match(line.strip()))), ""
+        )
+        place = f"Article {number}" + (f" ({heading})" if heading else "")
+        if paragraph:
+            place += f", paragraph {paragraph}{letters}"
+        elif letters:
+            place += f", subparagraph{letters}"
+        name = document.title.split(";")[0].strip()
+        return f"{place} of the {name} ({document.symbol}, annex)" if document.symbol else f"{place} of the {name}"
+    return f"{_paragraph_words(label)} of {_document_words(document)}"
+
+
+def _paragraph_words(label: str) -> str:
+    """"preamble, para. 4" -> "Preambular paragraph 4"; "annex, art. 3 (a)" -> "Annex, article 3 (a)"."""
+    words = label
+    for short, long in (("preamble, para. ", "preambular paragraph "), ("para. ", "paragraph "), ("art. ", "article ")):
+        words = words.replace(short, long)
+    return words[:1].upper() + words[1:]
+
+
+def _document_words(document: Document) -> str:
+    year = (document.date or "")[:4]
+    symbol = document.symbol or ""
+    if symbol.startswith("A/RES/") and document.doc_type == "resolution":
+        return f"General Assembly resolution {symbol[len('A/RES/'):]}" + (f" ({year})" if year else "")
+    if symbol and document.doc_type in _KINDS:
+        return f"{_KINDS[document.doc_type]} {symbol}" + (f" ({year})" if year else "")
+    if symbol:
+        return f"{symbol}" + (f" ({year})" if year else "")
+    return f"the {document.title}" + (f" ({document.date})" if document.date else "")

@@ -754,7 +754,7 @@ metrics: recall@k = relevant paragraphs found in the top k / relevant paragraphs
 when it is from the right document and holds the paragraph's quoted span (evaluation/README.md).
 
 example:
-  aseancyberdocs eval --index indexes/full
+  aseancyberdocs eval --index indexes/full --split dev
   aseancyberdocs eval --queries evaluation/queries.jsonl --json
 """
 
@@ -773,6 +773,8 @@ def _add_eval_command(commands: Any, index_help: str) -> None:
     evaluate.add_argument("--mode", metavar="MODE", help="search mode, when search has modes (dense, bm25, hybrid)")
     evaluate.add_argument("--group", action=argparse.BooleanOptionalAction, default=None,
                           help="group agreed language or not (default: search's own default)")
+    evaluate.add_argument("--split", choices=("dev", "test"),
+                          help="score only the dev queries (for tuning) or the held-out test queries (default: all)")
     evaluate.add_argument("-k", type=positive_int, default=10, metavar="N", help="hits per query (default: 10)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(run=run_eval)
@@ -782,7 +784,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, report_table
 
     library = open_library(args)
-    report = evaluate(library, args.queries, mode=args.mode, k=args.k, group=args.group)
+    report = evaluate(library, args.queries, mode=args.mode, k=args.k, group=args.group, split=args.split)
     if args.json:
         _print_json(report.to_dict())
         return 0

@@ -72,6 +72,7 @@ class Query:
     query: str
     kind: str
     relevant: tuple[Relevant, ...]
+    split: str = ""  # "dev" (for choosing settings) or "test" (held out for reporting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +96,26 @@ def default_queries_path() -> Path:
     return in_tree if in_tree.is_file() else DEFAULT_QUERIES
 
 
-def load_queries(path: str | Path | None = None) -> list[Query]:
+SPLITS = ("dev", "test")
+
+
+def load_queries(path: str | Path | None = None, *, split: str | None = None) -> list[Query]:
     """The labelled queries of a JSONL file (default ``evaluation/queries.jsonl``).
 
+    Args:
+        path: the JSONL file.
+        split: keep only the queries of this split ("dev" or "test"); None keeps all.
+
     Raises:
-        ValueError: a line that is not a labelled query (names the file and line).
+        ValueError: a line that is not a labelled query (names the file and line), or an unknown split.
 
     Example:
         >>> queries = load_queries()  # doctest: +SKIP
         >>> queries[0].relevant[0].label  # doctest: +SKIP
         'para. 1.3'
     """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     path = Path(path) if path is not None else default_queries_path()
     queries = []
     with open(path, encoding="utf-8") as handle:
@@ -118,9 +128,17 @@ def load_queries(path: str | Path | None = None) -> list[Query]:
                     Relevant(str(item["doc_id"]), str(item["label"]), normalise(str(item["quote"])))
                     for item in record["relevant"]
                 )
-                queries.append(Query(str(record["qid"]), str(record["query"]), str(record.get("kind", "")), relevant))
+                query = Query(
+                    str(record["qid"]),
+                    str(record["query"]),
+                    str(record.get("kind", "")),
+                    relevant,
+                    str(record.get("split", "")),
+                )
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{number}: not a labelled query: {exc!r}") from None
+            if split is None or query.split == split:
+                queries.append(query)
     return queries
 
 
@@ -364,6 +382,7 @@ def evaluate(
     mode: str | None = None,
     k: int = RANK_CUTOFF,
     group: bool | None = None,
+    split: str | None = None,
 ) -> EvalReport:
     """Run the labelled queries against ``library`` and score the hits.
 
@@ -373,6 +392,7 @@ def evaluate(
         mode: search mode ("dense", "bm25", "hybrid"), when ``search`` takes one.
         k: hits per query (>= 10 for recall@10, MRR@10 and nDCG@10 to mean what they say).
         group: group agreed language (the same words in several documents), when ``search`` can.
+        split: score only the "dev" or the "test" queries (evaluation/README.md); None scores all.
 
     Returns:
         An EvalReport with overall and per-kind metrics.
@@ -388,11 +408,13 @@ def evaluate(
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    queries = load_queries(queries_path)
+    queries = load_queries(queries_path, split=split)
     started = time.perf_counter()
     run = run_library(library, queries, k=k, mode=mode, group=group)
     seconds = time.perf_counter() - started
     name = mode or "default"
+    if split is not None:
+        name += f" ({split})"
     if group is not None:
         name += " + grouping" if group else " ungrouped"
     return judge_run(queries, run, system=name, gold_pages=gold_pages(library, queries), k=k, seconds=seconds)

@@ -65,7 +65,7 @@ CACHE_KEYS_FILE = "cache-keys.jsonl"
 REQUIRED_FILES = (FAISS_FILE, PASSAGES_FILE, DOCUMENTS_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE)
 
 # How a passage is turned into the text that is embedded; recorded in the manifest.
-EMBED_TEXT_RULE = "context + '\\n' + text (text alone when context is empty)"  # passages.embedding_text
+EMBED_TEXT_RULE = "document line + '\\n' + context + '\\n' + text (empty parts left out)"  # passages.embedding_text
 _ENCODE_BATCH = 256
 
 Progress = Callable[[str, int, int], None]
@@ -292,7 +292,7 @@ def build_index_from_documents(
         raise EmptyIndexError("the documents hold no passage to index")
     _check_passages(passages, by_id)
 
-    texts = [embedding_text(passage) for passage in passages]
+    texts = [embedding_text(passage, by_id[passage.doc_id]) for passage in passages]
     keys = [_sha256_text(text) for text in texts]
     cache = _read_cache(index_path, embedder)
     missing = list(dict.fromkeys(key for key in keys if key not in cache))
@@ -590,7 +590,7 @@ def _write_index(
         _write_lines(work / CACHE_KEYS_FILE, ({"model": model, "sha256": key} for key in cache_keys))
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
-        search_files = _write_search_files(work, passages)
+        search_files = _write_search_files(work, passages, documents)
         manifest = dict(manifest)
         manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
         manifest["built"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -605,12 +605,13 @@ def _write_index(
         raise
 
 
-def _write_search_files(work: Path, passages: Sequence[Passage]) -> list[str]:
+def _write_search_files(work: Path, passages: Sequence[Passage], documents: Sequence[Document]) -> list[str]:
     """BM25 (bm25.py) and the agreed-language clusters (grouping.py); the names of their files."""
     from .bm25 import write_bm25
     from .grouping import write_clusters
 
-    return [*write_bm25(work, passages), write_clusters(work, passages)]
+    by_id = {document.doc_id: document for document in documents}
+    return [*write_bm25(work, passages, by_id), write_clusters(work, passages)]
 
 
 def _swap_in(work: Path, index_path: Path) -> None:

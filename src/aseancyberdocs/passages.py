@@ -78,9 +78,38 @@ def make_passages(
     return result
 
 
-def embedding_text(passage: Passage) -> str:
-    """What is embedded for a passage: its context (chapeau, heading), then its text."""
-    return f"{passage.context}\n{passage.text}" if passage.context else passage.text
+def embedding_text(passage: Passage, document: Document | None = None) -> str:
+    """What is embedded and indexed for a passage: what a reader sees around it, then its text.
+
+    With ``document``: a line naming the document (``document_context``), then the passage's
+    context (article heading, chapeau, section heading), then its text. Nothing of this but the
+    text is ever quoted or counted in offsets.
+
+    Example:
+        >>> embedding_text(passage, document)  # doctest: +SKIP
+        'A/RES/79/243 · convention · 2024 · United Nations Convention against Cybercrime ...\nArticle 11 Misuse of devices\n1. Each State Party ...'
+    """
+    parts = [document_context(document)] if document is not None else []
+    if passage.context:
+        parts.append(passage.context)
+    parts.append(passage.text)
+    return "\n".join(part for part in parts if part)
+
+
+# Long titles (the Convention's runs to 40 words) would crowd the passage out of the window.
+_TITLE_WORDS = 24
+
+
+def document_context(document: Document) -> str:
+    """One line naming a document as a reader would: symbol, kind, year, issuing body and title.
+
+    Example:
+        >>> document_context(load_document("A_RES_73_27.txt"))  # doctest: +SKIP
+        'A/RES/73/27 · resolution · 2018 · UN General Assembly, First Committee · Developments in the field of ...'
+    """
+    title = " ".join(document.title.split()[:_TITLE_WORDS])
+    fields = [document.symbol or "", document.doc_type, (document.date or "")[:4], document.body or "", title]
+    return " · ".join(field for field in fields if field)
 
 
 def _split(text: str, paragraph: Paragraph, max_tokens: int, count: TokenCounter) -> list[tuple[int, int]]:

@@ -1,0 +1,76 @@
+"""Reading the question: term expansion and matching the document a question names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import FakeEmbedder, make_document
+
+from aseancyberdocs.index import build_index_from_documents, open_index
+from aseancyberdocs.reading import TERMS, document_line, document_matcher, expand
+
+
+def test_expand_appends_long_forms_once_and_keeps_the_query():
+    assert expand("OEWG and GGE reports") == "OEWG and GGE reports open-ended working group group of governmental experts"
+    assert expand("the OEWG, the oewg") == "the OEWG, the oewg open-ended working group"
+    assert expand("norms of responsible behaviour") == "norms of responsible behaviour"
+
+
+def test_ambiguous_short_forms_count_only_in_capitals():
+    assert expand("national laws") == "national laws"
+    assert expand("LAWS") == f"LAWS {TERMS['laws']}"
+    assert expand("said in the debate") == "said in the debate"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    built = [
+        make_document("A/RES/75/240", ["Decides to convene an open-ended working group."], date="2020-12-31",
+                      title="Developments in the field of information and telecommunications"),
+        make_document("A/RES/79/1", ["We will promote digital cooperation."], date="2024-09-22",
+                      title="The Pact for the Future"),
+        make_document("quad-2023", ["We reaffirm our commitment to a secure cyberspace."], date="2023-05-20",
+                      doc_type="joint statement", title="Quad Leaders’ Joint Statement"),
+    ]
+    index_dir = tmp_path_factory.mktemp("reading") / "index"
+    build_index_from_documents([d for d, _ in built], index_dir, embedder=FakeEmbedder(),
+                               passages=[p for _, ps in built for p in ps])
+    return open_index(index_dir, embedder=FakeEmbedder())
+
+
+def test_document_line_holds_symbol_kind_year_title_and_other_names(library):
+    line = document_line(library.documents["A/RES/79/1"])
+    assert line.startswith("A/RES/79/1 resolution 2024")
+    assert "The Pact for the Future" in line and "Global Digital Compact" in line
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What did the Global Digital Compact say about cooperation?", "A/RES/79/1"),
+        ("in the 2020 resolution on ICTs", "A/RES/75/240"),
+        ("What did the Quad leaders say in their joint statement?", "quad-2023"),
+    ],
+)
+def test_the_named_document_matches_best(library, question, named):
+    matcher = document_matcher(library)
+    scores = matcher.scores(question)
+    assert matcher.doc_ids[int(np.argmax(scores))] == named
+    assert scores.max() == 1.0
+
+
+def test_a_question_naming_nothing_boosts_nothing(library):
+    assert not document_matcher(library).scores("protection of critical infrastructure").any()
+
+
+def test_search_lifts_the_document_a_question_names(library, monkeypatch):
+    from aseancyberdocs import search
+
+    question = "the 2023 joint statement on our commitment to cooperation"
+    monkeypatch.setattr(search, "DOCUMENT_WEIGHT", 0.0)
+    plain = [hit.passage.doc_id for hit in library.search(question, k=3, group=False)]
+    monkeypatch.setattr(search, "DOCUMENT_WEIGHT", 1.0)
+    named = [hit.passage.doc_id for hit in library.search(question, k=3, group=False)]
+    assert named[0] == "quad-2023"
+    assert sorted(plain) == sorted(named)  # a boost re-orders, it filters nothing out
+
