@@ -104,7 +104,7 @@ def test_ask_quotes_and_numbers_its_sources(session, library):
     assert result["answered"] is True
     first = result["sources"][0]
     assert first["citation"] == "A/RES/73/27, para. 1.6 (p. 4)"
-    assert result["answer"].startswith(first["quote"] + " [1]")
+    assert f"“{first['quote']}” [1]" in result["answer"]  # quoted word for word, then numbered
     for source in result["sources"]:
         assert f"[{source['n']}]" in result["answer"]
         assert _verified(library, source["doc_id"], source["start"], source["end"], source["quote"])
