@@ -159,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(name)s: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # The one-time ONNX export of a model (seconds, on first use) is announced even when quiet.
+    logging.getLogger("aseancyberdocs.embedding").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         code = args.run(args)
         sys.stdout.flush()

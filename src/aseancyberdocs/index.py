@@ -322,7 +322,7 @@ def build_index_from_documents(
         documents=documents,
         cache_keys=distinct,
         cache_vectors=cache_matrix,
-        model=embedder.name,
+        model=_vector_model(embedder),
         started=started,
     )
     seconds = round(time.perf_counter() - started, 3)
@@ -408,8 +408,13 @@ def _read_cache(index_path: Path, embedder: Embedder) -> dict[str, np.ndarray]:
     return {
         key["sha256"]: vectors[row].astype(np.float32)
         for row, key in enumerate(keys)
-        if key.get("model") == embedder.name
+        if key.get("model") == _vector_model(embedder)
     }
+
+
+def _vector_model(embedder: Embedder) -> str:
+    """The model name the vector cache files vectors under: int8 vectors are kept apart."""
+    return f"{embedder.name}@int8" if getattr(embedder, "quantized", False) else embedder.name
 
 
 def _parser_fingerprint(model: str, max_tokens: int) -> str:
@@ -482,7 +487,13 @@ def _manifest(
     return {
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
-        "model": {"name": embedder.name, "dimension": int(embedder.dimension), "max_tokens": int(embedder.max_tokens)},
+        "model": {
+            "name": embedder.name,
+            "dimension": int(embedder.dimension),
+            "max_tokens": int(embedder.max_tokens),
+            # How the passages were embedded ("onnx", "onnx-int8", "torch"): a query may use another.
+            **({"backend": embedder.backend} if getattr(embedder, "backend", None) else {}),
+        },
         "settings": settings,
         "settings_fingerprint": _sha256_text(json.dumps(settings, sort_keys=True)),
         "counts": {
