@@ -10,6 +10,7 @@ An index is a self-describing folder of plain files (never a pickle)::
     cache-keys.jsonl     ...keyed by {"model", "sha256"} of that text, so a rebuild embeds only new text
     bm25-*.npy, bm25-*.json  BM25 over the passages (bm25.py); built from the passages when absent
     clusters.json        agreed-language cluster id of each passage (grouping.py); likewise
+    lineage-*.npy, lineage-params.json  word-shingle index for precedents (lineage.py); likewise
 
 It is built in a hidden sibling folder and swapped in with ``os.replace``, so a crash or an error
 midway leaves the previous index whole.
@@ -620,8 +621,9 @@ def _write_search_files(work: Path, passages: Sequence[Passage]) -> list[str]:
     """BM25 (bm25.py) and the agreed-language clusters (grouping.py); the names of their files."""
     from .bm25 import write_bm25
     from .grouping import write_clusters
+    from .lineage import write_shingles
 
-    return [*write_bm25(work, passages), write_clusters(work, passages)]
+    return [*write_bm25(work, passages), write_clusters(work, passages), *write_shingles(work, passages)]
 
 
 def _swap_in(work: Path, index_path: Path) -> None:
