@@ -211,6 +211,8 @@ class _Progress:
 
             label, unit = self._LABELS.get(stage, (stage, "it"))
             bar = self.bars[stage] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr)
+        if bar.total != total:  # texts to embed are counted as files are read
+            bar.total = total
         bar.update(done - bar.n)
 
     def close(self) -> None:

@@ -131,6 +131,10 @@ class SentenceTransformerEmbedder:
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder({self.name!r}, dimension={self.dimension})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to build workers for count_tokens: the network is not, and loads there if needed.
+        return {**self.__dict__, "_model": None, "_tokenizer": None}
+
     @property
     def loaded(self) -> bool:
         """Whether the network has been loaded (torch imported)."""
@@ -298,6 +302,12 @@ class OnnxEmbedder:
 
     def __repr__(self) -> str:
         return f"OnnxEmbedder({self.name!r}, dimension={self.dimension}, backend={self.backend!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to build workers for count_tokens: the session and tokenizers are made again there.
+        state = dict(self.__dict__)
+        state.update(_session=None, _inputs=(), _tokenizer=None, _counter=None, _fallback=None)
+        return state
 
     @property
     def backend(self) -> str:
