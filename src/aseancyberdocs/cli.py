@@ -272,7 +272,8 @@ def _key_value(text: str) -> tuple[str, str]:
 def run_search(args: argparse.Namespace) -> int:
     from .index import open_index
 
-    library = open_index(args.index)
+    # The model loads in the background while the index is read (BM25 alone needs none).
+    library = open_index(args.index, preload_model=args.mode != "bm25")
     options = {
         "mode": args.mode, "group": args.group, "doc_type": args.doc_type, "body": args.body,
         "since": args.since, "until": args.until, "doc": args.doc, "where": dict(args.where or ()),
@@ -472,7 +473,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
     if (args.question is None) == (args.eval is None):
         args.parser.error("give either QUESTION or --eval FILE")
-    library = open_index(args.index)
+    library = open_index(args.index, preload_model=True)
     if args.eval is not None:
         _print_evaluation(evaluate(library, _read_jsonl(args.eval), k=args.k), "per_question", args.json)
         return 0

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,6 +300,8 @@ class OnnxEmbedder:
         self._tokenizer: Any = None
         self._counter: Any = None
         self._fallback: SentenceTransformerEmbedder | None = None
+        self._lock = threading.Lock()
+        self._preloading: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"OnnxEmbedder({self.name!r}, dimension={self.dimension}, backend={self.backend!r})"
@@ -306,8 +309,34 @@ class OnnxEmbedder:
     def __getstate__(self) -> dict[str, Any]:
         # Sent to build workers for count_tokens: the session and tokenizers are made again there.
         state = dict(self.__dict__)
-        state.update(_session=None, _inputs=(), _tokenizer=None, _counter=None, _fallback=None)
+        state.update(_session=None, _inputs=(), _tokenizer=None, _counter=None, _fallback=None,
+                     _lock=None, _preloading=None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def preload(self) -> None:
+        """Start loading the network in a background thread; the first ``encode`` waits for it.
+
+        ONNX Runtime builds its session outside the GIL, so a caller that opens an index
+        meanwhile (reading and parsing its files) gets both done in about the time of the longer.
+
+        Example:
+            >>> embedder = load_embedder(); embedder.preload()  # doctest: +SKIP
+            >>> library = open_index(embedder=embedder)  # doctest: +SKIP
+        """
+        if self.loaded or self._preloading is not None:
+            return
+        self._preloading = threading.Thread(target=self._preload, name="aseancyberdocs-model-load", daemon=True)
+        self._preloading.start()
+
+    def _preload(self) -> None:
+        try:
+            self._load()
+        except Exception as exc:  # the first encode raises it again, where the caller sees it
+            logger.debug("loading %s in the background failed: %s", self.name, exc)
 
     @property
     def backend(self) -> str:
@@ -322,6 +351,10 @@ class OnnxEmbedder:
         return self._session is not None or self._fallback is not None
 
     def _load(self) -> Any:
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> Any:
         if self._session is None and self._fallback is None:
             from . import onnx_export
 

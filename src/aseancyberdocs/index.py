@@ -863,14 +863,19 @@ def sha256_file(path: Path) -> str:
 # Opening
 
 
-def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None = None) -> Library:
+def open_index(
+    index_dir: str | Path | None = None, *, embedder: Embedder | None = None, preload_model: bool = False
+) -> Library:
     """Open the index at ``index_dir`` after checking its format and file hashes.
 
-    The embedding model and FAISS load on the first search, not here.
+    The embedding model and FAISS load on the first search, not here; with ``preload_model``,
+    the manifest's model starts loading in a background thread while the files are read (for a
+    search right after, as the CLI does).
 
     Args:
         index_dir: the index folder; default ``$ASEANCYBERDOCS_INDEX`` or ``indexes/default``.
         embedder: the query encoder; default: the model named in the manifest.
+        preload_model: start loading the query encoder now, in the background.
 
     Returns:
         A Library.
@@ -889,7 +894,7 @@ def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None
     for attempt in range(3):
         before = _folder_id(index_path)
         try:
-            library = _open_once(index_path)
+            library = _open_once(index_path, preload_model=preload_model and embedder is None and attempt == 0)
         except (IndexIntegrityError, IndexNotFoundError, OSError):
             # A build swapped a new index in while this one was read: read again, the new one whole.
             if attempt == 2 or before is None or _folder_id(index_path) == before:
@@ -909,7 +914,20 @@ def _folder_id(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _open_once(index_path: Path) -> Library:
+def _preload(model: str) -> None:
+    """Start loading ``model``'s query encoder in the background, where the embedder can."""
+    from .embedding import load_embedder
+
+    try:
+        preload = getattr(load_embedder(model), "preload", None)
+    except (AseanCyberDocsError, ValueError) as exc:  # reported again by the first search
+        logger.debug("not preloading %s: %s", model, exc)
+        return
+    if preload is not None:
+        preload()
+
+
+def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     manifest_path = index_path / MANIFEST_FILE
     if not manifest_path.is_file():
         raise IndexNotFoundError(
@@ -928,6 +946,8 @@ def _open_once(index_path: Path) -> Library:
             f"reads version {FORMAT_VERSION}: rebuild it with `aseancyberdocs build`"
         )
     _check_manifest_fields(manifest_path, manifest)
+    if preload_model:
+        _preload(manifest["model"]["name"])
     # Files are parsed from the very bytes whose hash was checked: a build replacing the index
     # meanwhile makes the check fail (and open_index read again), never a mix of two builds.
     snapshot = _verify_files(index_path, manifest)
