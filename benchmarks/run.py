@@ -212,13 +212,15 @@ CLI_COMMANDS = {
 }
 
 
-def run_timed(command: list[str]) -> tuple[float, float]:
+def run_timed(command: list[str], source: Path | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one fresh process running ``command``.
 
-    os.wait4 gives the rusage of that very child, so each peak is its own.
+    os.wait4 gives the rusage of that very child, so each peak is its own. ``source``: the
+    ``src`` folder of another checkout to run instead of this one (a baseline).
     """
+    env = dict(os.environ, PYTHONPATH=str(source or REPO / "src"))
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -235,17 +237,26 @@ def stage_cli(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> 
         if name != "--help":
             command += ["--index", str(args.index)]
         run_timed(command)  # once untimed: the ONNX export on first use, the page cache
-        times, peaks = [], []
+        times, peaks, base_times, base_peaks = [], [], [], []
         for _ in range(args.cli_runs):
             seconds, peak = run_timed(command)
             times.append(seconds)
             peaks.append(peak)
+            if args.baseline and name != "--help":  # interleaved, so both see the same load
+                seconds, peak = run_timed(command, args.baseline)
+                base_times.append(seconds)
+                base_peaks.append(peak)
         rows[name] = {"runs": len(times), "median_s": statistics.median(times), "min_s": min(times),
                       "peak_rss_mb": max(peaks)}
+        if base_times:
+            rows[name]["baseline"] = {"median_s": statistics.median(base_times), "peak_rss_mb": max(base_peaks)}
         print(f"CLI `{name}`: median {rows[name]['median_s']:.2f} s over {len(times)} runs, "
-              f"peak RSS {rows[name]['peak_rss_mb']:.0f} MB", file=sys.stderr)
+              f"peak RSS {rows[name]['peak_rss_mb']:.0f} MB"
+              + (f"; baseline {statistics.median(base_times):.2f} s, {max(base_peaks):.0f} MB" if base_times else ""),
+              file=sys.stderr)
     results["cli"] = rows
     results["cli_backend"] = os.environ.get("ASEANCYBERDOCS_BACKEND", "onnx")
+    results["cli_baseline"] = str(args.baseline) if args.baseline else None
 
 
 def stage_scale(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
@@ -383,6 +394,15 @@ def write_report(path: Path, results: dict[str, Any]) -> None:
         lines += [f"| aseancyberdocs {name} | {row['runs']} | {row['median_s']:.2f} | {row['min_s']:.2f} | "
                   f"{row.get('peak_rss_mb', float('nan')):.0f} |" for name, row in cli.items()]
         lines.append("")
+        compared = {name: row for name, row in cli.items() if "baseline" in row}
+        if compared:
+            lines += [f"Against the baseline `{results.get('cli_baseline')}`, runs interleaved in the same stage:", "",
+                      "| command | this (s) | baseline (s) | ratio | this RSS (MB) | baseline RSS (MB) |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            lines += [f"| aseancyberdocs {name} | {row['median_s']:.2f} | {row['baseline']['median_s']:.2f} | "
+                      f"{row['median_s'] / row['baseline']['median_s']:.2f} | {row['peak_rss_mb']:.0f} | "
+                      f"{row['baseline']['peak_rss_mb']:.0f} |" for name, row in compared.items()]
+            lines.append("")
     targets = []
     if cli:
         for name, limit in (("search", 1.0), ("precedents", 1.0), ("ask", 1.5)):
@@ -434,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-langchain", action="store_true")
     parser.add_argument("--latency-queries", type=int, default=100)
     parser.add_argument("--cli-runs", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, metavar="SRC",
+                        help="the src folder of another checkout: its CLI runs interleaved with this one's")
     parser.add_argument("--max-vectors", type=int, default=1_000_000)
     parser.add_argument("--hnsw-budget", type=float, default=300.0, help="seconds one HNSW build may take")
     parser.add_argument("--out", type=Path, default=HERE)
@@ -447,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     args.corpus, args.index = args.corpus.resolve(), args.index.resolve()
+    args.baseline = args.baseline.resolve() if args.baseline else None
     results: dict[str, Any] = {}
     previous = args.out / "results.json"
     if args.keep and previous.is_file():

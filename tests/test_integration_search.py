@@ -103,3 +103,14 @@ def test_queries_from_the_shell_import_neither_torch_nor_sentence_transformers(r
     assert result.stdout.strip()
     heavy = [line for line in result.stderr.splitlines() if line.startswith("HEAVY")]
     assert heavy == ["HEAVY"], result.stderr
+
+
+def test_an_index_opened_with_the_model_preloading_answers_the_same(real_index):
+    from aseancyberdocs.embedding import load_embedder
+
+    embedder = load_embedder()
+    library = open_index(real_index, preload_model=True)
+    assert library.embedder is embedder  # the one the background thread loads
+    preloaded = [hit.passage.passage_id for hit in library.search("ransomware payments", k=5, mode="dense")]
+    plain = [hit.passage.passage_id for hit in open_index(real_index).search("ransomware payments", k=5, mode="dense")]
+    assert preloaded == plain and embedder.loaded
