@@ -212,30 +212,41 @@ CLI_COMMANDS = {
 }
 
 
-def run_timed(command: list[str], source: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh process running ``command``.
+# `python -m aseancyberdocs ARGS`, then the process's own peak RSS (VmHWM) written to a file: Linux
+# keeps ru_maxrss across fork and exec, so wait4 would report this (large) parent's peak.
+_CLI_WRAPPER = """
+import os, runpy, sys
+sys.argv = ["aseancyberdocs", *sys.argv[1:]]
+try:
+    runpy.run_module("aseancyberdocs", run_name="__main__", alter_sys=True)
+finally:
+    peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+    with open(os.environ["BENCHMARK_PEAK_FILE"], "w") as handle:
+        handle.write(peak[0].split()[1] if peak else "nan")
+"""
 
-    os.wait4 gives the rusage of that very child, so each peak is its own. ``source``: the
-    ``src`` folder of another checkout to run instead of this one (a baseline).
+
+def run_timed(arguments: list[str], source: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process running ``aseancyberdocs ARGUMENTS``.
+
+    ``source``: the ``src`` folder of another checkout to run instead of this one (a baseline).
     """
-    env = dict(os.environ, PYTHONPATH=str(source or REPO / "src"))
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
-    process.stderr.close()
-    return seconds, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile(prefix="aseancyberdocs-peak-") as peak_file:
+        env = dict(os.environ, PYTHONPATH=str(source or REPO / "src"), BENCHMARK_PEAK_FILE=peak_file.name)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", _CLI_WRAPPER, *arguments], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, cwd=REPO, env=env)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"aseancyberdocs {' '.join(arguments)} failed: {done.stderr.decode()[-2000:]}")
+        return seconds, float(Path(peak_file.name).read_text() or "nan") / 1024
 
 
 def stage_cli(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
     """Each command from the shell in a fresh process (nothing cached in it), the index built."""
     rows = {}
     for name, arguments in CLI_COMMANDS.items():
-        command = [sys.executable, "-m", "aseancyberdocs", *arguments]
-        if name != "--help":
-            command += ["--index", str(args.index)]
+        command = [*arguments, "--index", str(args.index)] if name != "--help" else list(arguments)
         run_timed(command)  # once untimed: the ONNX export on first use, the page cache
         times, peaks, base_times, base_peaks = [], [], [], []
         for _ in range(args.cli_runs):

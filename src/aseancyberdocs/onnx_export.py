@@ -9,8 +9,9 @@ The cache folder is ``$ASEANCYBERDOCS_CACHE`` if set, else ``$XDG_CACHE_HOME/ase
 ``~/.cache/aseancyberdocs``; each export lives in ``onnx/<key>/`` where ``key`` is the sha256 of
 the model folder's files (names and bytes) and of the exporter's version::
 
-    onnx/<key>/model.onnx        the transformer: token ids -> token embeddings (float32)
-    onnx/<key>/model-int8.onnx   the same, weights quantized to int8 (made on request)
+    onnx/<key>/model.onnx        the transformer: token ids -> token embeddings (float32), graph only
+    onnx/<key>/model.onnx.data   its weights (ONNX external data, memory-mapped when loaded)
+    onnx/<key>/model-int8.onnx   the same, weights quantized to int8 (made on request), and its .data
     onnx/<key>/export.json       the model folder it came from, the inputs, the check it passed
 """
 
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,12 +32,16 @@ from .errors import ModelLoadError
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "ASEANCYBERDOCS_CACHE"
-# Bump when the exported graph changes (inputs, opset, wrapper): older exports are then ignored.
-EXPORT_VERSION = 1
+# Bump when the exported graph changes (inputs, opset, wrapper, file layout): older exports are then ignored.
+EXPORT_VERSION = 2
 OPSET = 17
 MODEL_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 META_FILE = "export.json"
+# The weights live next to the graph, not inside it: ONNX Runtime then maps them from the file
+# instead of parsing a 90 MB protobuf and copying every tensor out of it, which halves the
+# session's load time and its peak memory (about 100 MB less for all-MiniLM-L6-v2).
+DATA_SUFFIX = ".data"
 # An export whose vectors differ more than this from PyTorch's is refused (cosine similarity).
 MIN_COSINE = 0.9999
 _CHECK_TEXTS = (
@@ -110,7 +116,8 @@ def export_dir(folder: str | Path) -> Path:
 def find_export(folder: str | Path, *, quantized: bool = False) -> Path | None:
     """The cached ONNX file of the model in ``folder``, or None when it has not been exported."""
     path = export_dir(folder) / (INT8_FILE if quantized else MODEL_FILE)
-    return path if path.is_file() and (path.parent / META_FILE).is_file() else None
+    complete = path.is_file() and Path(str(path) + DATA_SUFFIX).is_file() and (path.parent / META_FILE).is_file()
+    return path if complete else None
 
 
 def read_meta(onnx_path: Path) -> dict[str, Any]:
@@ -178,28 +185,34 @@ def _export_float32(folder: Path, target: Path) -> None:
     sample = tokenizer(list(_CHECK_TEXTS[:2]), padding=True, return_tensors="pt")
     arguments = tuple(sample[name] for name in names)
     target.mkdir(parents=True, exist_ok=True)
-    work = target / f".{MODEL_FILE}.{os.getpid()}-{secrets.token_hex(4)}"
+    # Written in a private folder, checked, then moved in: weights first, the graph, then
+    # export.json, which is what marks an export complete (find_export).
+    work = target / f".export-{os.getpid()}-{secrets.token_hex(4)}"
+    work.mkdir()
+    traced = work / "traced.onnx"
     dynamic = {name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]}
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer and deprecation warnings are not the user's business
             torch.onnx.export(
-                TokenEmbeddings(transformer).eval(), arguments, str(work),
+                TokenEmbeddings(transformer).eval(), arguments, str(traced),
                 input_names=names, output_names=["token_embeddings"], dynamic_axes=dynamic,
                 opset_version=OPSET, do_constant_folding=True, dynamo=False,
             )
-        cosine = _agreement(work, model, names, folder)
+        _save_external(traced, work / MODEL_FILE)
+        cosine = _agreement(work / MODEL_FILE, model, names, folder)
         if cosine < MIN_COSINE:
             raise ModelLoadError(
                 f"{folder}: the ONNX export disagrees with PyTorch (cosine {cosine:.6f} < {MIN_COSINE})"
             )
-        os.replace(work, target / MODEL_FILE)
+        os.replace(work / (MODEL_FILE + DATA_SUFFIX), target / (MODEL_FILE + DATA_SUFFIX))
+        os.replace(work / MODEL_FILE, target / MODEL_FILE)
     except ModelLoadError:
         raise
     except Exception as exc:  # torch raises many kinds on models it cannot trace
         raise ModelLoadError(f"{folder}: cannot export the model to ONNX: {type(exc).__name__}: {exc}") from exc
     finally:
-        work.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     meta = {
         "export_version": EXPORT_VERSION,
         "model_folder": str(folder.resolve()),
@@ -211,6 +224,17 @@ def _export_float32(folder: Path, target: Path) -> None:
     }
     _write_atomically(target / META_FILE, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
     logger.info("exported %s to %s (cosine with PyTorch %.7f)", folder, target, cosine)
+
+
+def _save_external(source: Path, target: Path) -> None:
+    """Save the model at ``source`` as ``target``, its weights in ``target`` + ".data"."""
+    import onnx
+
+    model = onnx.load(str(source))
+    onnx.save_model(
+        model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+        location=target.name + DATA_SUFFIX, size_threshold=1024,
+    )
 
 
 def _forward_parameters(module: Any) -> list[str]:
@@ -236,20 +260,24 @@ def _quantize(source: Path, target: Path) -> None:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:  # pragma: no cover - a broken install
         raise ModelLoadError(f"int8 quantization needs onnxruntime's quantization tools: {exc}") from exc
-    work = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}"
+    work = target.parent / f".quantize-{os.getpid()}-{secrets.token_hex(4)}"
+    work.mkdir()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # Signed int8 weights per output channel, matrix products only: on all-MiniLM-L6-v2 this
             # keeps vectors at cosine >= 0.98 of float32's, where per-tensor weights fall to 0.95.
             quantize_dynamic(
-                str(source), str(work), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+                str(source), str(work / "quantized.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+                op_types_to_quantize=["MatMul"],
             )
-        os.replace(work, target)
+        _save_external(work / "quantized.onnx", work / target.name)
+        os.replace(work / (target.name + DATA_SUFFIX), target.parent / (target.name + DATA_SUFFIX))
+        os.replace(work / target.name, target)
     except Exception as exc:
         raise ModelLoadError(f"cannot quantize {source} to int8: {type(exc).__name__}: {exc}") from exc
     finally:
-        work.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     logger.info("quantized %s to %s", source, target)
 
 
