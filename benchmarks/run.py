@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = args.out / "results.json"
     if args.keep and previous.is_file():
         kept = json.loads(previous.read_text(encoding="utf-8"))
-        results = {name: kept[name] for name in (*STAGES, "cli_backend", "stage_dates") if name in kept}
+        results = {name: kept[name] for name in (*STAGES, "cli_backend", "cli_baseline", "stage_dates") if name in kept}
     results.update({
         "command": "python3 benchmarks/run.py --corpus corpus" + "".join(
             f" --skip {' '.join(args.skip)}" for _ in [0] if args.skip) + (" --keep" if args.keep else ""),
@@ -506,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
             write_report(args.out / "RESULTS.md", results)
+    # Also when every stage was skipped: --keep then rewrites the report from results.json.
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    write_report(args.out / "RESULTS.md", results)
     print((args.out / "RESULTS.md").read_text(encoding="utf-8"))
     return 0
 
