@@ -121,3 +121,13 @@ def library_with_symbols(tmp_path):
     )
     build_index_from_documents([document], tmp_path / "index", embedder=FakeEmbedder(), passages=passages)
     return open_index(tmp_path / "index", embedder=FakeEmbedder())
+
+
+@pytest.mark.parametrize("query", ["critical infrastructure ransomware", "73/27", "States", "no such token here", ""])
+def test_stored_scores_equal_bm25s_exactly(built_index, embedder, query):
+    # Reading the files scores in numpy, without importing bm25s: the same sums, in bm25s's order.
+    library = open_index(built_index, embedder=embedder)
+    stored = bm25_index(library).scores(query)
+    fresh = BM25Index.build(library.passages).scores(query)
+    assert stored.dtype == np.float32
+    np.testing.assert_array_equal(stored, fresh)

@@ -23,6 +23,7 @@ from aseancyberdocs.errors import (
     ModelMismatchError,
 )
 from aseancyberdocs.index import (
+    DOCUMENTS_FILE,
     FORMAT_VERSION,
     MANIFEST_FILE,
     PASSAGES_FILE,
@@ -503,3 +504,49 @@ def test_reused_documents_take_the_source_path_given_now(tmp_path, monkeypatch):
     assert report.documents_reused == 1
     library = open_index(tmp_path / "index", embedder=FakeEmbedder())
     assert library.documents["2024-01-01-first"].source == "2024-01-01-first.md"
+
+
+# -- parallel build --------------------------------------------------------------------------
+
+PARALLEL_SOURCES = [
+    "un/pdf/A_C.1_80_L.35.pdf",
+    "un/text/A_RES_73_27.txt",
+    "statements/2023-02-02-quad-senior-cyber-group-joint-cybersecurity-statement.md",
+    "un/pdf/A_C.1_80_L.63.pdf",
+    "statements/2022-03-29-u-s-singapore-joint-leaders-statement.md",
+    "un/text/A_RES_74_28.txt",
+]
+
+
+@pytest.mark.model
+def test_a_parallel_build_equals_a_one_process_build(tmp_path, corpus_dir, monkeypatch):
+    """Workers read and split the files while this process embeds: same passages, same vectors."""
+    from aseancyberdocs import index as index_module
+    from aseancyberdocs.embedding import load_embedder
+    from aseancyberdocs.index import build_index
+
+    monkeypatch.setattr(index_module, "_EMBED_CHUNK", 40)  # several embedding rounds while reading
+    embedder = load_embedder()
+    sources = [corpus_dir / source for source in PARALLEL_SOURCES]
+    one = build_index(sources, tmp_path / "one", embedder=embedder, workers=1)
+    two = build_index(sources, tmp_path / "two", embedder=embedder, workers=2)
+    assert (one.documents, one.passages, one.embedded) == (two.documents, two.passages, two.embedded) == (
+        len(sources), one.passages, one.embedded)
+    assert one.passages > 40 and not one.skipped
+    assert (one.workers, two.workers) == (1, 2)
+    for name in (PASSAGES_FILE, DOCUMENTS_FILE):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    first, second = open_index(tmp_path / "one"), open_index(tmp_path / "two")
+    np.testing.assert_array_equal(first.vectors(), second.vectors())
+    assert [d.doc_id for d in first.documents.values()] == [d.doc_id for d in second.documents.values()]
+
+
+def test_workers_must_be_a_positive_number(tmp_path, monkeypatch):
+    from aseancyberdocs.index import build_index
+
+    (tmp_path / "a.txt").write_text("1. A paragraph on ransomware.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        build_index([tmp_path / "a.txt"], tmp_path / "index", embedder=FakeEmbedder(), workers=0)
+    monkeypatch.setenv("ASEANCYBERDOCS_WORKERS", "many")
+    with pytest.raises(ValueError, match="ASEANCYBERDOCS_WORKERS must be a whole number, got 'many'"):
+        build_index([tmp_path / "a.txt"], tmp_path / "index", embedder=FakeEmbedder())

@@ -66,3 +66,51 @@ def test_rebuilding_the_same_sources_embeds_nothing(real_index, corpus_dir):
     assert report.embedded == 0 and report.reused > 0
     assert report.documents_reused == len(SOURCES)
     assert not embedder.loaded  # nothing to embed: the network was never loaded
+
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "bm25s")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["search", "ransomware payments"],
+        ["search", "critical infrastructure", "--mode", "dense", "--json"],
+        ["ask", "Which norm protects critical infrastructure?"],
+        ["precedents", "considerable progress has been achieved in developing"],
+    ],
+    ids=["search", "search-dense", "ask", "precedents"],
+)
+def test_queries_from_the_shell_import_neither_torch_nor_sentence_transformers(real_index, command):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import sys\n"
+        "from aseancyberdocs.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('HEAVY', *[name for name in %r if name in sys.modules], file=sys.stderr)\n"
+        "sys.exit(code)\n" % (HEAVY,)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *command, "--index", str(real_index)], capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    heavy = [line for line in result.stderr.splitlines() if line.startswith("HEAVY")]
+    assert heavy == ["HEAVY"], result.stderr
+
+
+def test_an_index_opened_with_the_model_preloading_answers_the_same(real_index):
+    from aseancyberdocs.embedding import load_embedder
+
+    embedder = load_embedder()
+    library = open_index(real_index, preload_model=True)
+    assert library.embedder is embedder  # the one the background thread loads
+    preloaded = [hit.passage.passage_id for hit in library.search("ransomware payments", k=5, mode="dense")]
+    plain = [hit.passage.passage_id for hit in open_index(real_index).search("ransomware payments", k=5, mode="dense")]
+    assert preloaded == plain and embedder.loaded

@@ -130,3 +130,62 @@ def test_cli_precedents_json_and_text(lineage_index, capsys):
     out = capsys.readouterr().out
     assert "(first)" in out and "[-latest-]{+newest+}" in out
     assert main(["precedents", AGREED, "--index", str(lineage_index), "--as-of", "yesterday"]) == 2
+
+
+# The shingle index is written at build time and read back, never rebuilt per call.
+
+
+def _brute_force_coverage(passages, query, size=6):
+    """Oracle: for each passage, the query words lying in a shingle the passage also holds."""
+    found = {}
+    for row, passage in enumerate(passages):
+        norms = words(passage.text).norms
+        held = {norms[i : i + size] for i in range(len(norms) - size + 1)}
+        mask = 0
+        for position in range(len(query) - size + 1):
+            if query[position : position + size] in held:
+                mask |= ((1 << size) - 1) << position
+        if mask:
+            found[row] = mask
+    return found
+
+
+def test_the_shingle_index_is_stored_and_listed(lineage_index):
+    from aseancyberdocs.lineage import FILES, ShingleIndex, shingle_index
+
+    manifest = json.loads((lineage_index / "manifest.json").read_text())
+    assert set(FILES.values()) <= set(manifest["files"])
+    library = open_index(lineage_index, embedder=FakeEmbedder())
+    stored = shingle_index(library)
+    fresh = ShingleIndex.build(library.passages)
+    assert stored.keys.tobytes() == fresh.keys.tobytes() and stored.rows.tobytes() == fresh.rows.tobytes()
+    for text in (AGREED, CHANGED, OTHER, "the item on outer space"):
+        query = words(text).norms
+        assert stored.coverage(query) == _brute_force_coverage(library.passages, query)
+    short = words("outer space").norms
+    assert stored.containing(short) == [
+        row for row, passage in enumerate(library.passages) if " outer space " in " " + " ".join(words(passage.text).norms) + " "
+    ]
+
+
+def test_an_index_without_shingle_files_still_answers(lineage_index):
+    from aseancyberdocs.lineage import FILES
+
+    expected = [item.citation.formatted for item in precedents(open_index(lineage_index, embedder=FakeEmbedder()), AGREED)]
+    manifest_path = lineage_index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name in FILES.values():
+        del manifest["files"][name]
+        (lineage_index / name).unlink()
+    manifest_path.write_text(json.dumps(manifest))
+    found = precedents(open_index(lineage_index, embedder=FakeEmbedder()), AGREED)
+    assert [item.citation.formatted for item in found] == expected
+
+
+def test_an_altered_shingle_file_is_an_integrity_error(lineage_index):
+    from aseancyberdocs.errors import IndexIntegrityError
+
+    with open(lineage_index / "lineage-rows.npy", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(IndexIntegrityError, match="lineage-rows.npy"):
+        precedents(open_index(lineage_index, embedder=FakeEmbedder()), AGREED)

@@ -179,17 +179,36 @@ class BM25Index:
     @classmethod
     def from_files(cls, files: dict[str, bytes]) -> BM25Index:
         """Read the BM25 files from their bytes (no pickle; numpy refuses object arrays)."""
-        import bm25s
-
         params = json.loads(files["params"])
-        retriever = bm25s.BM25(k1=params["k1"], b=params["b"], method=params["method"])
-        retriever.scores = {
-            name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("data", "indices", "indptr")
-        }
-        retriever.scores["num_docs"] = int(params["num_docs"])
-        retriever.vocab_dict = json.loads(files["vocab"])
-        retriever.nonoccurrence_array = None  # only the bm25l and bm25+ methods have one
-        return cls(retriever)
+        if params.get("method") != METHOD:
+            raise ValueError(f"BM25 method {params.get('method')!r}, expected {METHOD!r}")
+        scores = {name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("data", "indices", "indptr")}
+        return cls(_StoredScores(scores, int(params["num_docs"]), json.loads(files["vocab"])))
+
+
+class _StoredScores:
+    """bm25s's query-time scoring over its stored score matrix, in numpy.
+
+    Importing bm25s pulls in scipy and numba (half a second at every CLI start); a query needs
+    only this sum. The Lucene variant has no non-occurrence term, so the sum is the whole score,
+    added up in bm25s's order (``np.add.at`` over the query's columns), equal to its result.
+    """
+
+    def __init__(self, scores: dict[str, np.ndarray], num_docs: int, vocab: dict[str, int]) -> None:
+        self.scores: dict[str, Any] = {**scores, "num_docs": num_docs}
+        self.vocab_dict = vocab
+
+    def get_scores_from_ids(self, ids: Sequence[int]) -> np.ndarray:
+        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
+        columns = np.asarray(ids, dtype=np.int64)
+        if columns.size and int(columns.max()) >= len(indptr) - 1:
+            raise ValueError(f"token id {int(columns.max())} outside the BM25 vocabulary")
+        result = np.zeros(self.scores["num_docs"], dtype=np.float32)
+        if columns.size:
+            spans = [slice(indptr[column], indptr[column + 1]) for column in columns]
+            np.add.at(result, np.concatenate([indices[span] for span in spans]),
+                      np.concatenate([data[span] for span in spans]))
+        return result
 
 
 def write_bm25(folder: Path, passages: Sequence[Passage], documents: Mapping[str, Document] | None = None) -> list[str]:

@@ -169,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(name)s: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # The one-time ONNX export of a model (seconds, on first use) is announced even when quiet.
+    logging.getLogger("aseancyberdocs.embedding").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         code = args.run(args)
         sys.stdout.flush()
@@ -219,6 +221,8 @@ class _Progress:
 
             label, unit = self._LABELS.get(stage, (stage, "it"))
             bar = self.bars[stage] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr)
+        if bar.total != total:  # texts to embed are counted as files are read
+            bar.total = total
         bar.update(done - bar.n)
 
     def close(self) -> None:
@@ -278,13 +282,14 @@ def _default_corpus() -> Any:
     return corpus
 
 
-def open_library(args: argparse.Namespace, corpus: Any = None) -> Any:
+def open_library(args: argparse.Namespace, corpus: Any = None, preload_model: bool = False) -> Any:
     """Open the index of ``args.index``, building it first when it is missing and may be built.
 
     The default index (no ``--index``, no ``$ASEANCYBERDOCS_INDEX``) is built from the bundled
     corpus; an index folder named by the user is built only from a corpus the user named too
     (``corpus``, e.g. ``serve --corpus DIR``), so that a typo never starts a build somewhere
-    unexpected: otherwise a missing folder stays an error.
+    unexpected: otherwise a missing folder stays an error. ``preload_model`` loads the query
+    encoder in the background while the index is read.
     """
     from pathlib import Path
 
@@ -315,7 +320,7 @@ def open_library(args: argparse.Namespace, corpus: Any = None) -> Any:
         finally:
             progress.close()
         _print_build_report(report, sys.stderr)
-    return open_index(index_dir)
+    return open_index(index_dir, preload_model=preload_model)
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,7 +338,8 @@ def _key_value(text: str) -> tuple[str, str]:
 def run_search(args: argparse.Namespace) -> int:
     if args.format and (args.json or args.queries is not None):
         args.parser.error("--format prints the citations of one QUERY: not with --json or --queries")
-    library = open_library(args)
+    # The model loads in the background while the index is read (BM25 alone needs none).
+    library = open_library(args, preload_model=args.mode != "bm25")
     options = {
         "mode": args.mode, "group": args.group, "doc_type": args.doc_type, "body": args.body,
         "since": args.since, "until": args.until, "doc": args.doc, "where": dict(args.where or ()),
@@ -538,7 +544,7 @@ def run_ask(args: argparse.Namespace) -> int:
         args.parser.error("give either QUESTION or --eval FILE")
     if args.format and args.eval is not None:
         args.parser.error("--format prints the citations of one QUESTION: not with --eval")
-    library = open_library(args)
+    library = open_library(args, preload_model=True)
     if args.eval is not None:
         _print_evaluation(evaluate(library, _read_jsonl(args.eval), k=args.k), "per_question", args.json)
         return 0

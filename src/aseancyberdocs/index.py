@@ -10,6 +10,7 @@ An index is a self-describing folder of plain files (never a pickle)::
     cache-keys.jsonl     ...keyed by {"model", "sha256"} of that text, so a rebuild embeds only new text
     bm25-*.npy, bm25-*.json  BM25 over the passages (bm25.py); built from the passages when absent
     clusters.json        agreed-language cluster id of each passage (grouping.py); likewise
+    lineage-*.npy, lineage-params.json  word-shingle index for precedents (lineage.py); likewise
 
 It is built in a hidden sibling folder and swapped in with ``os.replace``, so a crash or an error
 midway leaves the previous index whole.
@@ -94,6 +95,7 @@ class BuildReport:
     skipped: tuple[SkippedFile, ...] = ()
     doc_types: dict[str, int] = field(default_factory=dict)
     documents_reused: int = 0
+    workers: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +121,7 @@ def build_index(
     progress: Progress | None = None,
     index_type: str = "auto",
     strict: bool = False,
+    workers: int | None = None,
 ) -> BuildReport:
     """Read the source files under ``paths`` and write an index to ``index_dir``.
 
@@ -137,6 +140,8 @@ def build_index(
         index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages) or
             "auto" (flat up to HNSW_ABOVE passages, then hnsw).
         strict: raise SkippedFilesError, before writing anything, if any file was skipped.
+        workers: processes reading and splitting files (default ``$ASEANCYBERDOCS_WORKERS`` or one
+            per CPU); 1 reads in this process. The index is the same whatever the number.
 
     Returns:
         A BuildReport.
@@ -151,7 +156,7 @@ def build_index(
         >>> report.documents  # doctest: +SKIP
         10
     """
-    from .sources import find_sources, load_document
+    from .sources import find_sources
 
     started = time.perf_counter()
     index_path = Path(index_dir) if index_dir is not None else default_index_dir()
@@ -170,25 +175,25 @@ def build_index(
     fingerprint = _parser_fingerprint(embedder.name, max_tokens)
     # A custom catalog may change any document's metadata: read every file again then.
     reusable = _reusable_documents(index_path, fingerprint) if catalog is None else {}
-    reused: dict[str, list[Passage]] = {}
+    cache = _read_cache(index_path, embedder)
+    embedding = _Pipeline(embedder, cache, progress)
     documents: list[Document] = []
+    passages: list[Passage] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, str] = {}
-    for done, path in enumerate(files, start=1):
-        previous = reusable.get(_source_key(path))
-        try:
-            if previous is not None and previous[0].sha256 == sha256_file(Path(path)):
-                document = replace(previous[0], source=str(path))
-            else:
-                previous = None
-                document = load_document(path, catalog=catalog)
-        except DocumentError as exc:
-            logger.warning("skipped %s: %s", exc.path, exc.reason)
-            skipped.append(SkippedFile(exc.path, exc.reason))
-        except Exception as exc:  # a reader bug on odd input must not stop the whole build
-            logger.exception("skipped %s: unexpected error", path)
-            skipped.append(SkippedFile(str(path), f"unexpected error ({type(exc).__name__}: {' '.join(str(exc).split())})"))
+    documents_reused = 0
+    used: list[int] = []  # the number of reading processes, set by _read_sources
+    for done, (path, outcome) in enumerate(
+        _read_sources(
+            files, reusable, catalog=catalog, max_tokens=max_tokens, embedder=embedder, workers=workers, used=used
+        ),
+        start=1,
+    ):
+        if isinstance(outcome, SkippedFile):
+            logger.warning("skipped %s: %s", outcome.path, outcome.reason)
+            skipped.append(outcome)
         else:
+            document, document_passages, was_reused = outcome
             if document.doc_id in seen:
                 reason = f"duplicate doc_id {document.doc_id!r}, already read from {seen[document.doc_id]}"
                 logger.warning("skipped %s: %s", path, reason)
@@ -196,8 +201,10 @@ def build_index(
             else:
                 seen[document.doc_id] = str(path)
                 documents.append(document)
-                if previous is not None:
-                    reused[document.doc_id] = previous[1]
+                passages.extend(document_passages)
+                documents_reused += was_reused
+                # Embedding goes on in this process while the workers read the next files.
+                embedding.add(document, document_passages)
         if progress is not None:
             progress("read", done, len(files))
     if strict and skipped:
@@ -206,19 +213,8 @@ def build_index(
         raise SkippedFilesError(
             f"strict build: {len(skipped)} of {len(files)} files skipped, index not written ({listed}{more})", skipped
         )
-
-    from .passages import make_passages
-
-    passages = [
-        passage
-        for document in documents
-        for passage in (
-            reused[document.doc_id]
-            if document.doc_id in reused
-            else make_passages(document, max_tokens=max_tokens, count_tokens=embedder.count_tokens)
-        )
-    ]
-    return build_index_from_documents(
+    embedding.finish()
+    report = build_index_from_documents(
         documents,
         index_path,
         embedder=embedder,
@@ -228,9 +224,139 @@ def build_index(
         progress=progress,
         _started=started,
         _parser_fingerprint=fingerprint,
-        _documents_reused=len(reused),
+        _documents_reused=documents_reused,
+        _cache=cache,
+        _embedded=embedding.embedded,
         index_type=index_type,
     )
+    return replace(report, workers=used[0] if used else 1)
+
+
+WORKERS_ENV = "ASEANCYBERDOCS_WORKERS"
+# New passage texts gathered before they are sorted by length and embedded: long enough for
+# batches of similar length (little padding), short enough to keep embedding while files are read.
+_EMBED_CHUNK = 1024
+
+# Starting a worker process costs about a second: by default a few files are read in this one.
+_PARALLEL_FROM = 8
+
+_Read = tuple[Document, list[Passage], bool]  # a document, its passages, whether reused unchanged
+
+
+def _worker_count(workers: int | None, files: int) -> int:
+    if workers is None:
+        configured = os.environ.get(WORKERS_ENV, "").strip()
+        try:
+            workers = int(configured) if configured else (os.cpu_count() or 1) if files >= _PARALLEL_FROM else 1
+        except ValueError:
+            raise ValueError(f"{WORKERS_ENV} must be a whole number, got {configured!r}") from None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    return max(1, min(workers, files))
+
+
+def _read_one(path: Path, catalog: Any, max_tokens: int, count_tokens: Callable[[str], int]) -> _Read | SkippedFile:
+    """Read one source file and split it into passages (run in a worker process)."""
+    from .passages import make_passages
+    from .sources import load_document
+
+    try:
+        document = load_document(path, catalog=catalog)
+    except DocumentError as exc:
+        return SkippedFile(exc.path, exc.reason)
+    except Exception as exc:  # a reader bug on odd input must not stop the whole build
+        logger.exception("skipped %s: unexpected error", path)
+        return SkippedFile(str(path), f"unexpected error ({type(exc).__name__}: {' '.join(str(exc).split())})")
+    return document, make_passages(document, max_tokens=max_tokens, count_tokens=count_tokens), False
+
+
+def _read_sources(
+    files: Sequence[Path],
+    reusable: dict[str, tuple[Document, list[Passage]]],
+    *,
+    catalog: Any,
+    max_tokens: int,
+    embedder: Embedder,
+    workers: int | None,
+    used: list[int],
+) -> Iterable[tuple[Path, _Read | SkippedFile]]:
+    """Each file's document and passages, or why it was skipped, in the order of ``files``.
+
+    Files unchanged since the previous build are taken from it; the others are read and split in
+    ``workers`` processes (PDF parsing is pure Python and holds one core per file).
+    """
+    reused: dict[Path, _Read] = {}
+    for path in files:
+        previous = reusable.get(_source_key(path))
+        try:
+            if previous is not None and previous[0].sha256 == sha256_file(Path(path)):
+                reused[path] = (replace(previous[0], source=str(path)), previous[1], True)
+        except OSError:
+            pass  # read it: load_document names the problem
+    to_read = [path for path in files if path not in reused]
+    count = _worker_count(workers, len(to_read))
+    count_tokens = embedder.count_tokens
+    if count > 1:
+        import pickle
+
+        try:
+            pickle.dumps(count_tokens)
+        except Exception as exc:  # an embedder that cannot be sent to another process
+            logger.info("reading in one process: the embedder's token counter cannot be pickled (%s)", exc)
+            count = 1
+    used.append(count)
+    if count == 1:
+        for path in files:
+            yield path, reused[path] if path in reused else _read_one(path, catalog, max_tokens, count_tokens)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker, safe whatever threads this process runs (ONNX Runtime).
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {path: pool.submit(_read_one, path, catalog, max_tokens, count_tokens) for path in to_read}
+        for path in files:
+            yield path, reused[path] if path in reused else futures[path].result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Pipeline:
+    """Embeds the passage texts missing from the vector cache while the files are still being read.
+
+    Texts are gathered in file order and embedded ``_EMBED_CHUNK`` at a time, sorted by length:
+    the chunks depend only on the files, so any number of workers gives the same vectors.
+    """
+
+    def __init__(self, embedder: Embedder, cache: dict[str, np.ndarray], progress: Progress | None) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.progress = progress
+        self.pending: dict[str, str] = {}
+        self.embedded = 0
+
+    def add(self, document: Document, passages: Iterable[Passage]) -> None:
+        for passage in passages:
+            text = embedding_text(passage, document)
+            key = _sha256_text(text)
+            if key not in self.cache and key not in self.pending:
+                self.pending[key] = text
+        if len(self.pending) >= _EMBED_CHUNK:
+            self._flush()
+
+    def finish(self) -> None:
+        if self.pending:
+            self._flush()
+
+    def _flush(self) -> None:
+        keys = sorted(self.pending, key=lambda key: len(self.pending[key]))
+        vectors = _encode(self.embedder, [self.pending[key] for key in keys], None)
+        self.cache.update(zip(keys, vectors))
+        self.embedded += len(keys)
+        self.pending.clear()
+        if self.progress is not None:
+            self.progress("embed", self.embedded, self.embedded)
 
 
 def build_index_from_documents(
@@ -246,6 +372,8 @@ def build_index_from_documents(
     _started: float | None = None,
     _parser_fingerprint: str | None = None,
     _documents_reused: int = 0,
+    _cache: dict[str, np.ndarray] | None = None,
+    _embedded: int = 0,
 ) -> BuildReport:
     """Write an index of ``documents`` to ``index_dir``, splitting them into passages unless given.
 
@@ -294,7 +422,7 @@ def build_index_from_documents(
 
     texts = [embedding_text(passage, by_id[passage.doc_id]) for passage in passages]
     keys = [_sha256_text(text) for text in texts]
-    cache = _read_cache(index_path, embedder)
+    cache = _read_cache(index_path, embedder) if _cache is None else _cache
     missing = list(dict.fromkeys(key for key in keys if key not in cache))
     text_of = dict(zip(keys, texts))
     if missing:
@@ -322,7 +450,7 @@ def build_index_from_documents(
         documents=documents,
         cache_keys=distinct,
         cache_vectors=cache_matrix,
-        model=embedder.name,
+        model=_vector_model(embedder),
         started=started,
     )
     seconds = round(time.perf_counter() - started, 3)
@@ -332,8 +460,8 @@ def build_index_from_documents(
         model=embedder.name,
         documents=len(documents),
         passages=len(passages),
-        embedded=len(missing),
-        reused=len(distinct) - len(missing),
+        embedded=len(missing) + _embedded,
+        reused=len(distinct) - len(missing) - _embedded,
         seconds=seconds,
         skipped=skipped,
         doc_types=dict(sorted(Counter(document.doc_type for document in documents).items())),
@@ -408,8 +536,13 @@ def _read_cache(index_path: Path, embedder: Embedder) -> dict[str, np.ndarray]:
     return {
         key["sha256"]: vectors[row].astype(np.float32)
         for row, key in enumerate(keys)
-        if key.get("model") == embedder.name
+        if key.get("model") == _vector_model(embedder)
     }
+
+
+def _vector_model(embedder: Embedder) -> str:
+    """The model name the vector cache files vectors under: int8 vectors are kept apart."""
+    return f"{embedder.name}@int8" if getattr(embedder, "quantized", False) else embedder.name
 
 
 def _parser_fingerprint(model: str, max_tokens: int) -> str:
@@ -482,7 +615,13 @@ def _manifest(
     return {
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
-        "model": {"name": embedder.name, "dimension": int(embedder.dimension), "max_tokens": int(embedder.max_tokens)},
+        "model": {
+            "name": embedder.name,
+            "dimension": int(embedder.dimension),
+            "max_tokens": int(embedder.max_tokens),
+            # How the passages were embedded ("onnx", "onnx-int8", "torch"): a query may use another.
+            **({"backend": embedder.backend} if getattr(embedder, "backend", None) else {}),
+        },
         "settings": settings,
         "settings_fingerprint": _sha256_text(json.dumps(settings, sort_keys=True)),
         "counts": {
@@ -609,9 +748,10 @@ def _write_search_files(work: Path, passages: Sequence[Passage], documents: Sequ
     """BM25 (bm25.py) and the agreed-language clusters (grouping.py); the names of their files."""
     from .bm25 import write_bm25
     from .grouping import write_clusters
+    from .lineage import write_shingles
 
     by_id = {document.doc_id: document for document in documents}
-    return [*write_bm25(work, passages, by_id), write_clusters(work, passages)]
+    return [*write_bm25(work, passages, by_id), write_clusters(work, passages), *write_shingles(work, passages)]
 
 
 def _swap_in(work: Path, index_path: Path) -> None:
@@ -724,14 +864,19 @@ def sha256_file(path: Path) -> str:
 # Opening
 
 
-def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None = None) -> Library:
+def open_index(
+    index_dir: str | Path | None = None, *, embedder: Embedder | None = None, preload_model: bool = False
+) -> Library:
     """Open the index at ``index_dir`` after checking its format and file hashes.
 
-    The embedding model and FAISS load on the first search, not here.
+    The embedding model and FAISS load on the first search, not here; with ``preload_model``,
+    the manifest's model starts loading in a background thread while the files are read (for a
+    search right after, as the CLI does).
 
     Args:
         index_dir: the index folder; default ``$ASEANCYBERDOCS_INDEX`` or ``indexes/default``.
         embedder: the query encoder; default: the model named in the manifest.
+        preload_model: start loading the query encoder now, in the background.
 
     Returns:
         A Library.
@@ -750,7 +895,7 @@ def open_index(index_dir: str | Path | None = None, *, embedder: Embedder | None
     for attempt in range(3):
         before = _folder_id(index_path)
         try:
-            library = _open_once(index_path)
+            library = _open_once(index_path, preload_model=preload_model and embedder is None and attempt == 0)
         except (IndexIntegrityError, IndexNotFoundError, OSError):
             # A build swapped a new index in while this one was read: read again, the new one whole.
             if attempt == 2 or before is None or _folder_id(index_path) == before:
@@ -770,7 +915,20 @@ def _folder_id(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _open_once(index_path: Path) -> Library:
+def _preload(model: str) -> None:
+    """Start loading ``model``'s query encoder in the background, where the embedder can."""
+    from .embedding import load_embedder
+
+    try:
+        preload = getattr(load_embedder(model), "preload", None)
+    except (AseanCyberDocsError, ValueError) as exc:  # reported again by the first search
+        logger.debug("not preloading %s: %s", model, exc)
+        return
+    if preload is not None:
+        preload()
+
+
+def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     manifest_path = index_path / MANIFEST_FILE
     if not manifest_path.is_file():
         raise IndexNotFoundError(
@@ -789,6 +947,8 @@ def _open_once(index_path: Path) -> Library:
             f"reads version {FORMAT_VERSION}: rebuild it with `aseancyberdocs build`"
         )
     _check_manifest_fields(manifest_path, manifest)
+    if preload_model:
+        _preload(manifest["model"]["name"])
     # Files are parsed from the very bytes whose hash was checked: a build replacing the index
     # meanwhile makes the check fail (and open_index read again), never a mix of two builds.
     snapshot = _verify_files(index_path, manifest)

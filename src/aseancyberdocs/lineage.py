@@ -4,8 +4,17 @@ Matching is by shared word sequences, not by meaning: resolutions re-use paragra
 word, and a diplomat asking "where does this language come from?" wants the same words, with
 what was added, dropped or changed. Each passage is cut into word shingles (``SHINGLE`` words,
 lower-cased, punctuation dropped, so "non‑proliferation" with U+2011 equals "non-proliferation");
-an inverted index from shingle to passages is built in memory at the first call (about a second
-for the ~9,300 passages of the reference corpus) and kept for the library's lifetime.
+an inverted index from shingle (and from single word, for queries shorter than a shingle) to
+passages is written into the index folder at build time, as plain numpy arrays listed in the
+manifest with their sha256 like every index file::
+
+    lineage-keys.npy    sorted 64-bit keys: blake2b of the words of a shingle or of one word
+    lineage-indptr.npy  passages of key i are rows[indptr[i]:indptr[i + 1]]
+    lineage-rows.npy    passage rows (int32)
+    lineage-params.json shingle size, key function, number of passages
+
+An index built before these files existed gets the same index built in memory at the first call
+(about a second for the ~9,300 passages of the reference corpus); rebuilding stores them.
 
 A passage is an occurrence when the query's words lying in shingles it shares make up at least
 ``min_shared`` of the query. A query shorter than a shingle is matched as a whole word sequence.
@@ -14,17 +23,27 @@ A passage is an occurrence when the query's words lying in shingles it shares ma
 from __future__ import annotations
 
 import difflib
+import hashlib
+import io
+import json
+import logging
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from .errors import IndexIntegrityError
 from .types import DiffOp, Passage, Precedent
 
 if TYPE_CHECKING:
     from .index import Library
+
+logger = logging.getLogger(__name__)
 
 SHINGLE = 6
 # Measured on evaluation/precedents.jsonl over the full reference corpus (evaluation/README.md,
@@ -62,52 +81,159 @@ def words(text: str) -> _Words:
     return _Words(tuple(norms), tuple(spans))
 
 
+def _key(norms: Sequence[str]) -> int:
+    """A stable 64-bit key of a word sequence (Python's ``hash`` changes from process to process)."""
+    digest = hashlib.blake2b(" ".join(norms).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
 def _shingles(norms: tuple[str, ...], size: int) -> list[int]:
-    return [hash(norms[i : i + size]) for i in range(len(norms) - size + 1)]
+    return [_key(norms[i : i + size]) for i in range(len(norms) - size + 1)]
+
+
+FILES = {
+    "keys": "lineage-keys.npy",
+    "indptr": "lineage-indptr.npy",
+    "rows": "lineage-rows.npy",
+    "params": "lineage-params.json",
+}
+KEY_FUNCTION = "blake2b-64 of the normalised words joined by spaces, little-endian"
 
 
 class ShingleIndex:
-    """An inverted index from word shingles to passages of a library.
+    """An inverted index from word shingles and single words to the passages of a library.
 
     Example:
-        >>> index = ShingleIndex(library.passages)  # doctest: +SKIP
+        >>> index = ShingleIndex.build(library.passages)  # doctest: +SKIP
+        >>> index.coverage(words("considerable progress has been achieved in developing").norms)  # doctest: +SKIP
     """
 
-    def __init__(self, passages: list[Passage], size: int = SHINGLE) -> None:
+    def __init__(
+        self, passages: Sequence[Passage], keys: np.ndarray, indptr: np.ndarray, rows: np.ndarray, size: int = SHINGLE
+    ) -> None:
         self.size = size
-        self.words = [words(passage.text) for passage in passages]
-        self.postings: dict[int, list[int]] = {}
-        for row, passage_words in enumerate(self.words):
-            for key in set(_shingles(passage_words.norms, size)):
-                self.postings.setdefault(key, []).append(row)
-        self._joined: list[str] | None = None
+        self.passages = passages
+        self.keys = keys
+        self.indptr = indptr
+        self.rows = rows
+        self._words: dict[int, _Words] = {}
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage], size: int = SHINGLE) -> ShingleIndex:
+        """Index ``passages`` (row i is passage i)."""
+        postings: dict[int, list[int]] = {}
+        for row, passage in enumerate(passages):
+            norms = words(passage.text).norms
+            for key in {*_shingles(norms, size), *map(_key, zip(norms))}:
+                postings.setdefault(key, []).append(row)
+        keys = np.array(sorted(postings), dtype=np.uint64)
+        lengths = np.array([len(postings[int(key)]) for key in keys], dtype=np.int64)
+        indptr = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)])
+        rows = np.fromiter((row for key in keys for row in postings[int(key)]), dtype=np.int32, count=int(indptr[-1]))
+        return cls(passages, keys, indptr, rows, size)
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def save(self, folder: Path) -> list[str]:
+        """Write the index files into ``folder``; their names."""
+        for name, array in (("keys", self.keys), ("indptr", self.indptr), ("rows", self.rows)):
+            with open(folder / FILES[name], "wb") as handle:
+                np.save(handle, array, allow_pickle=False)
+        params = {"shingle": self.size, "key": KEY_FUNCTION, "passages": len(self.passages)}
+        (folder / FILES["params"]).write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+        return list(FILES.values())
+
+    @classmethod
+    def from_files(cls, passages: Sequence[Passage], files: dict[str, bytes]) -> ShingleIndex:
+        """Read the index from its files' bytes (numpy refuses pickled arrays).
+
+        Raises:
+            ValueError: the files do not describe an index of ``passages`` made by this code.
+        """
+        params = json.loads(files["params"])
+        if params.get("key") != KEY_FUNCTION or params.get("passages") != len(passages):
+            raise ValueError(f"made for {params.get('passages')} passages with key {params.get('key')!r}")
+        arrays = {name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("keys", "indptr", "rows")}
+        if len(arrays["indptr"]) != len(arrays["keys"]) + 1 or int(arrays["indptr"][-1]) != len(arrays["rows"]):
+            raise ValueError("keys, indptr and rows disagree")
+        if len(arrays["rows"]) and not 0 <= int(arrays["rows"].max()) < len(passages):
+            raise ValueError("a row outside the passages")
+        return cls(passages, arrays["keys"], arrays["indptr"], arrays["rows"], int(params["shingle"]))
+
+    def words(self, row: int) -> _Words:
+        """The words of passage ``row`` (computed once)."""
+        found = self._words.get(row)
+        if found is None:
+            found = self._words[row] = words(self.passages[row].text)
+        return found
+
+    def _postings(self, keys: Sequence[int]) -> list[np.ndarray]:
+        """For each key, the rows of the passages holding it (empty when none)."""
+        wanted = np.array(keys, dtype=np.uint64)
+        places = np.searchsorted(self.keys, wanted)
+        found = []
+        for key, place in zip(wanted, places):
+            if place < len(self.keys) and self.keys[place] == key:
+                found.append(self.rows[self.indptr[place] : self.indptr[place + 1]])
+            else:
+                found.append(np.zeros(0, dtype=np.int32))
+        return found
 
     def coverage(self, query: tuple[str, ...]) -> dict[int, int]:
         """For each passage sharing a shingle with ``query``: a bit mask of the query words shared."""
         masks: dict[int, int] = {}
         window = (1 << self.size) - 1
-        for position, key in enumerate(_shingles(query, self.size)):
+        for position, rows in enumerate(self._postings(_shingles(query, self.size))):
             bits = window << position
-            for row in self.postings.get(key, ()):
+            for row in rows.tolist():
                 masks[row] = masks.get(row, 0) | bits
         return masks
 
     def containing(self, query: tuple[str, ...]) -> list[int]:
         """Passages holding ``query`` as a contiguous word sequence (for queries shorter than a shingle)."""
-        if self._joined is None:
-            self._joined = [" " + " ".join(item.norms) + " " for item in self.words]
+        if not query:
+            return []
+        candidates = None
+        for rows in self._postings([_key((word,)) for word in dict.fromkeys(query)]):
+            candidates = set(rows.tolist()) if candidates is None else candidates & set(rows.tolist())
         needle = " " + " ".join(query) + " "
-        return [row for row, joined in enumerate(self._joined) if needle in joined]
+        return [row for row in sorted(candidates or ()) if needle in " " + " ".join(self.words(row).norms) + " "]
+
+
+def write_shingles(folder: Path, passages: Sequence[Passage]) -> list[str]:
+    """Build the shingle index of ``passages`` and write its files into the index folder; their names."""
+    return ShingleIndex.build(passages).save(folder)
 
 
 _INDEXES: weakref.WeakKeyDictionary[Any, ShingleIndex] = weakref.WeakKeyDictionary()
 
 
 def shingle_index(library: Library) -> ShingleIndex:
-    """The library's shingle index, built at first use and kept while the library lives."""
+    """The library's shingle index: read from the index folder at first use, kept while the library lives.
+
+    Raises:
+        IndexIntegrityError: a file changed since the index was opened, or does not fit the passages.
+    """
     index = _INDEXES.get(library)
-    if index is None or len(index.words) != len(library.passages):
-        index = ShingleIndex(library.passages)
+    if index is None or len(index) != len(library.passages):
+        from .bm25 import index_file_bytes
+
+        listed = library.manifest.get("files", {})
+        if all(name not in listed for name in FILES.values()):
+            logger.info("%s holds no shingle index: building it from its passages", library.index_dir)
+            index = ShingleIndex.build(library.passages)
+        else:
+            files = {}
+            for key, name in FILES.items():
+                data = index_file_bytes(library, name)
+                if data is None:
+                    raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
+                files[key] = data
+            try:
+                index = ShingleIndex.from_files(library.passages, files)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexIntegrityError(f"{library.index_dir}: unreadable shingle index: {exc}") from exc
         _INDEXES[library] = index
     return index
 
@@ -179,7 +305,7 @@ def precedents(
                 source=document.source,
                 shared=fraction,
                 first=position == 0,
-                diff=word_diff(text, query, passage.text, index.words[row]),
+                diff=word_diff(text, query, passage.text, index.words(row)),
             )
         )
     return result
