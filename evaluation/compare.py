@@ -313,7 +313,7 @@ def write_chart(path: Path, reports: list[EvalReport]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="example:\n  " + __doc__.strip().splitlines()[-1].strip(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=HERE.parent / "corpus")
     parser.add_argument("--index", type=Path, default=Path("indexes/full"), help="library index (built if missing)")
     parser.add_argument("--queries", type=Path, default=HERE / "queries.jsonl")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md, results.json, results.png")

@@ -128,6 +128,20 @@ def test_stored_scores_equal_bm25s_exactly(built_index, embedder, query):
     # Reading the files scores in numpy, without importing bm25s: the same sums, in bm25s's order.
     library = open_index(built_index, embedder=embedder)
     stored = bm25_index(library).scores(query)
-    fresh = BM25Index.build(library.passages).scores(query)
+    fresh = BM25Index.build(library.passages, library.documents).scores(query)
     assert stored.dtype == np.float32
     np.testing.assert_array_equal(stored, fresh)
+
+
+def test_a_small_index_in_numpy_scores_as_bm25s_does():
+    # The document lines a question is matched against are indexed at query time without bm25s.
+    texts = [
+        "A/RES/79/243 convention 2024 UN General Assembly, Third Committee United Nations Convention against Cybercrime",
+        "A/RES/73/27 resolution 2018 Developments in the field of information and telecommunications",
+        "Quad Leaders' Joint Statement 2023 Quad",
+        "",
+        "ransomware ransomware resilience statement 2022 International Counter Ransomware Initiative",
+    ]
+    small, reference = BM25Index.in_memory(texts), BM25Index.from_texts(texts)
+    for query in ["cybercrime convention 2024", "73/27", "ransomware initiative statements", "nothing like it", ""]:
+        np.testing.assert_allclose(small.scores(query), reference.scores(query), rtol=1e-6, atol=1e-7)

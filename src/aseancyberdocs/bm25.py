@@ -137,6 +137,43 @@ class BM25Index:
         return cls.from_texts([passage_text(passage, documents.get(passage.doc_id)) for passage in passages])
 
     @classmethod
+    def in_memory(cls, texts: Sequence[str]) -> BM25Index:
+        """Index a few plain texts in numpy: bm25s's Lucene scores, without importing bm25s.
+
+        For small collections made at query time (one line per document), where importing bm25s
+        (scipy, numba) would cost more than the whole search.
+        """
+        token_lists = [tokenize(text) or ["\x00"] for text in texts]
+        vocab: dict[str, int] = {}
+        for tokens in token_lists:
+            for token in tokens:
+                vocab.setdefault(token, len(vocab))
+        lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.float64)
+        average = float(lengths.mean()) if len(lengths) else 1.0
+        postings: list[list[tuple[int, int]]] = [[] for _ in vocab]
+        for row, tokens in enumerate(token_lists):
+            counts: dict[int, int] = {}
+            for token in tokens:
+                counts[vocab[token]] = counts.get(vocab[token], 0) + 1
+            for column, count in counts.items():
+                postings[column].append((row, count))
+        data, indices, indptr = [], [], [0]
+        for column_postings in postings:
+            # Lucene's idf and term-frequency saturation, as bm25s computes them.
+            idf = np.log(1 + (len(texts) - len(column_postings) + 0.5) / (len(column_postings) + 0.5))
+            for row, count in column_postings:
+                norm = K1 * ((1 - B) + B * lengths[row] / average)
+                data.append(idf * count / (norm + count))
+                indices.append(row)
+            indptr.append(len(indices))
+        scores = {
+            "data": np.asarray(data, dtype=np.float32),
+            "indices": np.asarray(indices, dtype=np.int32),
+            "indptr": np.asarray(indptr, dtype=np.int64),
+        }
+        return cls(_StoredScores(scores, len(texts), vocab))
+
+    @classmethod
     def from_texts(cls, texts: Sequence[str]) -> BM25Index:
         """Index plain texts (row i of the scores is text i)."""
         import bm25s

@@ -200,7 +200,7 @@ def verify_corpus(folder: str | os.PathLike[str], *, catalog: Catalog | None = N
     """Compare ``folder`` with the catalog: which files are there unchanged, missing, changed or extra.
 
     Example:
-        >>> report = verify_corpus("../shared/corpus")  # doctest: +SKIP
+        >>> report = verify_corpus("corpus")  # doctest: +SKIP
         >>> report.complete, len(report.ok)  # doctest: +SKIP
         (True, 293)
     """

@@ -152,7 +152,7 @@ def build_index(
         ModelLoadError: the model cannot be loaded.
 
     Example:
-        >>> report = build_index(["../shared/corpus/un/text"], "indexes/default")  # doctest: +SKIP
+        >>> report = build_index(["corpus/un/text"], "indexes/default")  # doctest: +SKIP
         >>> report.documents  # doctest: +SKIP
         10
     """
