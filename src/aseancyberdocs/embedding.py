@@ -194,8 +194,8 @@ _PLAIN_MODULES = (
 )
 
 
-def _describe_folder(folder: Path) -> tuple[int, int] | None:
-    """(dimension, window) read from a Transformer+Pooling model folder; None when unsure."""
+def _read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]] | None:
+    """A Transformer+Pooling(+Normalize) folder's modules, pooling config and settings; None otherwise."""
     try:
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
         if [module["type"] for module in modules] not in _PLAIN_MODULES:
@@ -203,10 +203,20 @@ def _describe_folder(folder: Path) -> tuple[int, int] | None:
         pooling = next(module for module in modules if module["type"].endswith(".Pooling"))
         pooling_config = json.loads((folder / pooling["path"] / "config.json").read_text(encoding="utf-8"))
         settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        dimension = int(pooling_config["word_embedding_dimension"])
-        window = int(settings["max_seq_length"])
+        int(pooling_config["word_embedding_dimension"]), int(settings["max_seq_length"])
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         return None
+    return modules, pooling_config, settings
+
+
+def _describe_folder(folder: Path) -> tuple[int, int] | None:
+    """(dimension, window) read from a Transformer+Pooling model folder; None when unsure."""
+    read = _read_folder(folder)
+    if read is None:
+        return None
+    _, pooling_config, settings = read
+    dimension = int(pooling_config["word_embedding_dimension"])
+    window = int(settings["max_seq_length"])
     if not (folder / "tokenizer.json").is_file() or dimension < 1 or window < 1:
         return None
     return dimension, window
@@ -228,17 +238,12 @@ class _Layout:
 
 def _layout(folder: Path) -> _Layout | None:
     """The pooling and window of a model folder ONNX Runtime can run; None for any other model."""
-    try:
-        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
-        if [module["type"] for module in modules] not in _PLAIN_MODULES or modules[0].get("path", "") != "":
-            return None
-        pooling = next(module for module in modules if module["type"].endswith(".Pooling"))
-        config = json.loads((folder / pooling["path"] / "config.json").read_text(encoding="utf-8"))
-        settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        width = int(config["word_embedding_dimension"])
-        window = int(settings["max_seq_length"])
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+    read = _read_folder(folder)
+    if read is None or read[0][0].get("path", "") != "":
         return None
+    _, config, settings = read
+    width = int(config["word_embedding_dimension"])
+    window = int(settings["max_seq_length"])
     modes = tuple(mode for mode in _POOLING_MODES if config.get(f"pooling_mode_{mode}"))
     # Weighted-mean and last-token pooling, or options unknown here, stay with sentence-transformers.
     unknown = [key for key, value in config.items() if key.startswith("pooling_mode_") and value
