@@ -278,6 +278,24 @@ def index_file_bytes(library: Library, name: str) -> bytes | None:
     return data
 
 
+def stored_files(library: Library, names: Mapping[str, str]) -> dict[str, bytes] | None:
+    """The bytes of index files ``names`` (key -> file name), checked; None when the manifest lists none.
+
+    Raises:
+        IndexIntegrityError: the manifest lists some of the files but not all, or one changed.
+    """
+    listed = library.manifest.get("files", {})
+    if all(listed.get(name) is None for name in names.values()):
+        return None
+    files = {}
+    for key, name in names.items():
+        data = index_file_bytes(library, name)
+        if data is None:
+            raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
+        files[key] = data
+    return files
+
+
 _cache: weakref.WeakKeyDictionary[Any, BM25Index] = weakref.WeakKeyDictionary()
 
 
@@ -289,17 +307,11 @@ def bm25_index(library: Library) -> BM25Index:
     """
     index = _cache.get(library)
     if index is None:
-        names = FILES.values()
-        if all(library.manifest.get("files", {}).get(name) is None for name in names):
+        files = stored_files(library, FILES)
+        if files is None:
             logger.info("%s holds no BM25 files: building BM25 from its passages", library.index_dir)
             index = BM25Index.build(library.passages, library.documents)
         else:
-            files = {}
-            for key, name in FILES.items():
-                data = index_file_bytes(library, name)
-                if data is None:
-                    raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
-                files[key] = data
             try:
                 stored_version = json.loads(files["params"]).get("tokenizer_version", 1)
                 index = None if stored_version != TOKENIZER_VERSION else BM25Index.from_files(files)

@@ -114,12 +114,8 @@ class SentenceTransformerEmbedder:
     backend = "torch"
 
     def __init__(self, model: str | None = None, *, batch_size: int = 32) -> None:
-        if model is None or model in _DEFAULT_ALIASES:
-            self.name = DEFAULT_MODEL
-            self.location = str(bundled_model_path())
-        else:
-            self.name = str(model)
-            self.location = str(model)
+        self.name = model_name(model)
+        self.location = str(model_location(model))
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
         self._tokenizer: Any = None
@@ -194,8 +190,11 @@ _PLAIN_MODULES = (
 )
 
 
-def _read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]] | None:
-    """A Transformer+Pooling(+Normalize) folder's modules, pooling config and settings; None otherwise."""
+def _read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], int, int] | None:
+    """A Transformer+Pooling(+Normalize) folder's modules, pooling config, settings, width and window.
+
+    None for any other folder.
+    """
     try:
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
         if [module["type"] for module in modules] not in _PLAIN_MODULES:
@@ -203,10 +202,11 @@ def _read_folder(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any], di
         pooling = next(module for module in modules if module["type"].endswith(".Pooling"))
         pooling_config = json.loads((folder / pooling["path"] / "config.json").read_text(encoding="utf-8"))
         settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        int(pooling_config["word_embedding_dimension"]), int(settings["max_seq_length"])
+        width = int(pooling_config["word_embedding_dimension"])
+        window = int(settings["max_seq_length"])
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         return None
-    return modules, pooling_config, settings
+    return modules, pooling_config, settings, width, window
 
 
 def _describe_folder(folder: Path) -> tuple[int, int] | None:
@@ -214,9 +214,7 @@ def _describe_folder(folder: Path) -> tuple[int, int] | None:
     read = _read_folder(folder)
     if read is None:
         return None
-    _, pooling_config, settings = read
-    dimension = int(pooling_config["word_embedding_dimension"])
-    window = int(settings["max_seq_length"])
+    *_, dimension, window = read
     if not (folder / "tokenizer.json").is_file() or dimension < 1 or window < 1:
         return None
     return dimension, window
@@ -241,9 +239,7 @@ def _layout(folder: Path) -> _Layout | None:
     read = _read_folder(folder)
     if read is None or read[0][0].get("path", "") != "":
         return None
-    _, config, settings = read
-    width = int(config["word_embedding_dimension"])
-    window = int(settings["max_seq_length"])
+    _, config, settings, width, window = read
     modes = tuple(mode for mode in _POOLING_MODES if config.get(f"pooling_mode_{mode}"))
     # Weighted-mean and last-token pooling, or options unknown here, stay with sentence-transformers.
     unknown = [key for key, value in config.items() if key.startswith("pooling_mode_") and value
@@ -282,12 +278,8 @@ class OnnxEmbedder:
         self, model: str | None = None, *, quantized: bool = False, batch_size: int = 32,
         _onnx_path: Path | None = None,
     ) -> None:
-        if model is None or model in _DEFAULT_ALIASES:
-            self.name = DEFAULT_MODEL
-            self.location = str(bundled_model_path())
-        else:
-            self.name = str(model)
-            self.location = str(model)
+        self.name = model_name(model)
+        self.location = str(model_location(model))
         layout = _layout(Path(self.location))
         if layout is None:
             raise ModelLoadError(
@@ -526,7 +518,7 @@ def resolve_backend(backend: str | None = None) -> str:
 def _load(name: str, backend: str) -> Embedder:
     model = None if name == DEFAULT_MODEL else name
     if backend != "torch":
-        location = bundled_model_path() if model is None else Path(model)
+        location = model_location(model)
         if _layout(location) is not None:
             return OnnxEmbedder(model, quantized=backend == "onnx-int8")
         logger.info("%s is not a Transformer+Pooling model folder: using sentence-transformers", name)
@@ -536,3 +528,8 @@ def _load(name: str, backend: str) -> Embedder:
 def model_name(model: str | None) -> str:
     """The stable name recorded in an index manifest for ``model``."""
     return DEFAULT_MODEL if model is None or model in _DEFAULT_ALIASES else str(model)
+
+
+def model_location(model: str | None) -> Path:
+    """Where ``model`` is loaded from: the bundled folder for the default, else the name or path given."""
+    return bundled_model_path() if model_name(model) == DEFAULT_MODEL else Path(str(model))

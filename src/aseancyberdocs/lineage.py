@@ -217,19 +217,13 @@ def shingle_index(library: Library) -> ShingleIndex:
     """
     index = _INDEXES.get(library)
     if index is None or len(index) != len(library.passages):
-        from .bm25 import index_file_bytes
+        from .bm25 import stored_files
 
-        listed = library.manifest.get("files", {})
-        if all(name not in listed for name in FILES.values()):
+        files = stored_files(library, FILES)
+        if files is None:
             logger.info("%s holds no shingle index: building it from its passages", library.index_dir)
             index = ShingleIndex.build(library.passages)
         else:
-            files = {}
-            for key, name in FILES.items():
-                data = index_file_bytes(library, name)
-                if data is None:
-                    raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {name}")
-                files[key] = data
             try:
                 index = ShingleIndex.from_files(library.passages, files)
             except (ValueError, KeyError, TypeError) as exc:
