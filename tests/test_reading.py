@@ -22,6 +22,16 @@ def test_ambiguous_short_forms_count_only_in_capitals():
     assert expand("said in the debate") == "said in the debate"
 
 
+def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
+    assert expand("hackers for hire working for a government").endswith("proxies non-State actors")
+    assert expand("Can a company be liable?") == "Can a company be liable? legal persons"
+    assert expand("Can companies be liable?") == "Can companies be liable? legal persons"
+    assert expand("software flaws") == "software flaws vulnerabilities"
+    # A phrase counts only as a contiguous run of its words.
+    assert expand("flaws in software") == "flaws in software"
+    assert expand("the working group") == "the working group"
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     built = [
