@@ -84,3 +84,13 @@ def test_search_lifts_the_document_a_question_names(library, monkeypatch):
     assert named[0] == "quad-2023"
     assert sorted(plain) == sorted(named)  # a boost re-orders, it filters nothing out
 
+
+
+def test_a_named_year_outweighs_the_rest_of_the_line_but_a_span_of_years_does_not(library):
+    matcher = document_matcher(library)
+    # "open-ended working group" is in A/RES/75/240's text, not in any line; 2024 is A/RES/79/1's year.
+    scores = matcher.scores("the 2024 resolution on the open-ended working group on ICTs")
+    assert matcher.doc_ids[int(np.argmax(scores))] == "A/RES/79/1"
+    spans = matcher.scores("the 2024-2026 resolution on the Pact for the Future")
+    plain = matcher.scores("the resolution on the Pact for the Future")
+    np.testing.assert_allclose(spans, plain)

@@ -276,6 +276,11 @@ def document_line(document: Document) -> str:
     return " ".join(field for field in fields if field)
 
 
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR_SPAN = re.compile(r"\b(?:19|20)\d\d\s*(?:[-\u2010-\u2015]|to)\s*(?:19|20)?\d\d\b")
+YEAR_WEIGHT = 1.0
+
+
 class DocumentMatcher:
     """BM25 of a question against one line per document (``document_line``)."""
 
@@ -289,12 +294,26 @@ class DocumentMatcher:
         self.row_document = np.fromiter(
             (position[passage.doc_id] for passage in library.passages), dtype=np.int64, count=len(library.passages)
         )
+        self.years = [(library.documents[doc_id].date or "")[:4] for doc_id in self.doc_ids]
 
     def scores(self, query: str) -> np.ndarray:
-        """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches)."""
-        scores = self.index.scores(expand(query)).astype(np.float64)
+        """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches).
+
+        A year the question names ("the 2020 resolution", "in their 2022 statement") counts as
+        much as the rest of the line together: it is the surest sign of which document is meant.
+        The years of a span ("the 2021-2025 working group") name a mandate, not a document's date.
+        """
+        text = _YEAR_SPAN.sub(" ", query)
+        scores = self.index.scores(expand(text)).astype(np.float64)
         top = float(scores.max()) if len(scores) else 0.0
-        return scores / top if top > 0 else scores
+        scores = scores / top if top > 0 else scores
+        named = set(_YEAR.findall(text)) if YEAR_WEIGHT > 0 else set()
+        if named:
+            scores = scores + YEAR_WEIGHT * np.fromiter((year in named for year in self.years), dtype=np.float64,
+                                                        count=len(self.years))
+            top = float(scores.max())
+            scores = scores / top if top > 0 else scores
+        return scores
 
     def passage_scores(self, query: str) -> np.ndarray:
         """``scores`` spread to the passages: each passage gets its document's match."""
