@@ -18,7 +18,9 @@ from aseancyberdocs.search import FUSION_DEPTH, _Ranker
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     built = [make_document("A/RES/73/27", NORMS), make_document("cri-2023", RANSOMWARE, doc_type="joint statement"),
-             make_document("A/RES/76/19", CAPACITY)]
+             make_document("A/RES/76/19", CAPACITY),
+             make_document("A/RES/77/37", ["The Assembly met in New York in December. It asked States to share "
+                                           "information on ransom payment wallets."])]
     passages = [p for _, ps in built for p in ps]
     # The first CAPACITY paragraph is preambular; the second norm stands under a heading.
     passages = [
@@ -67,13 +69,23 @@ def test_coverage_heading_proximity_and_preamble(library):
     assert matrix[1, column["coverage"]] == 0.0
 
 
-def test_best_sentence_is_computed_only_with_the_question_vector(library):
-    row = row_of(library, "Members will not pay")  # one sentence: its passage cosine stands in
+def test_best_sentence_is_the_best_cosine_of_the_passages_sentences(library):
     query_vector = library.encode_query("ransom payment wallets")
-    best = rerank._best_sentences(library, [row], query_vector)
-    assert best == {}
-    without = rerank.features(library, "ransom", [row], {row: 0.3}, {row: 1.0}, None, None)
-    assert without[0, rerank.FEATURES.index("sentence")] == 1.0  # the only candidate, min-max
+    two = row_of(library, "The Assembly met")
+    sentences = ["The Assembly met in New York in December.",
+                 "It asked States to share information on ransom payment wallets."]
+    expected = float((np.asarray(library.embedder.encode(sentences)) @ query_vector).max())
+    one = row_of(library, "Members will not pay")  # one sentence: its passage cosine stands in
+    best = rerank._best_sentences(library, [two, one], query_vector)
+    assert best == {two: pytest.approx(expected)}
+    column = rerank.FEATURES.index("sentence")
+    dense = {two: 0.1, one: 0.2}
+    matrix = rerank.features(library, "ransom", [two, one], dense, {}, None, query_vector, order=[two, one])
+    raw = [max(expected, 0.1), 0.2]
+    assert matrix[:, column].tolist() == pytest.approx([(v - min(raw)) / (max(raw) - min(raw)) for v in raw])
+    # Without the question's vector no sentence is embedded: the passage cosines stand in.
+    without = rerank.features(library, "ransom", [two, one], dense, {}, None, None)
+    assert without[:, column].tolist() == pytest.approx([0.0, 1.0])
 
 
 def test_search_ranks_with_the_second_stage_and_without(library, monkeypatch):
