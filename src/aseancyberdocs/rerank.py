@@ -28,6 +28,7 @@ when the caller passes the question's vector.
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -113,8 +114,17 @@ def _passage_tokens(library: Library, row: int) -> tuple[list[str], list[str]]:
     tokens = cache.get(row)
     if tokens is None:
         passage = library.passages[row]
-        tokens = cache[row] = (tokenize(passage.text), tokenize(passage.context or ""))
+        # The sub-paragraphs of one article share its heading and chapeau: tokenize them once.
+        context = _context_tokens(passage.context or "")
+        tokens = cache[row] = (tokenize(passage.text), context)
     return tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _context_tokens(context: str) -> list[str]:
+    from .bm25 import tokenize
+
+    return tokenize(context)
 
 
 _PREAMBLE = re.compile(r"^preamble\b")
