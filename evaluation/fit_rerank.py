@@ -27,8 +27,15 @@ from collections import defaultdict
 import numpy as np
 
 from aseancyberdocs import open_index, rerank
-from aseancyberdocs.evaluation import Retrieved, gold_pages, judge_query, load_queries
-from aseancyberdocs.search import FUSION_DEPTH, _also_in, _collapse, _Ranker, phrase_mask, split_phrases
+from aseancyberdocs.evaluation import Retrieved, judge_query, load_queries
+from aseancyberdocs.search import (
+    FUSION_DEPTH,
+    _also_in,
+    _collapse,
+    _Ranker,
+    phrase_mask,
+    split_phrases,
+)
 
 FIRST_STAGE = {"dense": 0.4, "bm25": 0.6, "document": 0.1}
 GRID = (-0.3, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import CAPACITY, NORMS, RANSOMWARE, FakeEmbedder, make_document
 
-from aseancyberdocs import rerank, search as search_module
+from aseancyberdocs import rerank
+from aseancyberdocs import search as search_module
 from aseancyberdocs.bm25 import tokenize
 from aseancyberdocs.fusion import weighted
 from aseancyberdocs.index import build_index_from_documents, open_index
@@ -19,8 +20,8 @@ from aseancyberdocs.search import FUSION_DEPTH, _Ranker
 def library(tmp_path_factory):
     built = [make_document("A/RES/73/27", NORMS), make_document("cri-2023", RANSOMWARE, doc_type="joint statement"),
              make_document("A/RES/76/19", CAPACITY),
-             make_document("A/RES/77/37", ["The Assembly met in New York in December. It asked States to share "
-                                           "information on ransom payment wallets."])]
+             make_document("A/RES/77/37", [("The Assembly met in New York in December. It asked States to share "
+                                            "information on ransom payment wallets.")])]
     passages = [p for _, ps in built for p in ps]
     # The first CAPACITY paragraph is preambular; the second norm stands under a heading.
     passages = [

@@ -29,6 +29,7 @@ when the caller passes the question's vector.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -183,7 +184,7 @@ def features(
     distinct = list(dict.fromkeys(query_tokens))
     weights = {token: vocabulary.weight(token) for token in distinct}
     total = sum(weights.values())
-    pairs = {(a, b) for a, b in zip(query_tokens, query_tokens[1:]) if a != b}
+    pairs = {(a, b) for a, b in itertools.pairwise(query_tokens) if a != b}
     for i, row in enumerate(rows):
         text_tokens, context_tokens = _passage_tokens(library, row)
         if total > 0:
@@ -192,7 +193,7 @@ def features(
             above = set(context_tokens)
             matrix[i, column["heading"]] = sum(w for t, w in weights.items() if t in above) / total
         if pairs:
-            adjacent = set(zip(text_tokens, text_tokens[1:])) | set(zip(context_tokens, context_tokens[1:]))
+            adjacent = set(itertools.pairwise(text_tokens)) | set(itertools.pairwise(context_tokens))
             matrix[i, column["proximity"]] = len(pairs & adjacent) / len(pairs)
         matrix[i, column["preamble"]] = 1.0 if _PREAMBLE.match(library.passages[row].label or "") else 0.0
 

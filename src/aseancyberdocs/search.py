@@ -7,7 +7,8 @@ A search runs in steps:
 2. a query that is a document symbol ("A/RES/73/27") returns that document's passages in order;
    quoted phrases (``"knowingly allow their territory"``) keep only the passages holding them;
 3. a retriever ranks the allowed passages: dense (cosine, FAISS), BM25 (``bm25.py``) or hybrid
-   (both fused, ``fusion.py``);
+   (both fused, ``fusion.py``, then the fused candidates scored again by ``rerank.py`` with
+   weights fitted on the dev queries);
 4. agreed language is grouped: passages of one near-duplicate cluster (``grouping.py``) become
    one Hit citing the best-ranked occurrence, the others listed in ``Hit.also_in``.
 """
@@ -161,7 +162,7 @@ def search(
         where: keep documents whose field or metadata ``key`` equals ``value`` (case-insensitive).
 
     Returns:
-        Hits, best first, with 1-based ranks; ``score`` is the fused score (hybrid), the cosine
+        Hits, best first, with 1-based ranks; ``score`` is the second stage's score (hybrid), the cosine
         (dense) or the BM25 score; ``scores`` holds each component.
 
     Raises:
