@@ -17,7 +17,7 @@ against Cybercrime (A/RES/79/243, annex) reads: ..."), so that it can be pasted 
 4. the best sentences (at most ``max_sentences`` and ``max_chars``, within ``RELATIVE_CUTOFF`` of
    the best, one copy of a sentence repeated word for word across resolutions) are kept **in
    order of relevance**, best first, and the best sentence of search's first hit is always among
-   them (``KEEP_TOP_HIT``: on the dev questions, a relevant paragraph cited for 71.0 % instead of
+   them (``KEEP_TOP_HIT``: on the dev questions, a relevant paragraph cited for 69.4 % instead of
    66.9 %); a sub-paragraph that cannot stand alone ("(a) The obtaining,
    production ... of:") is preceded by its chapeau, quoted and cited in its own right;
 5. every quote is checked against ``document.text[start:end]`` before the answer is returned.
