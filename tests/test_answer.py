@@ -225,3 +225,19 @@ def test_a_subparagraph_is_quoted_after_its_chapeaus_and_named_by_its_article(tm
     assert answer.text.count(" reads: ") == 1  # one introduction for the sub-paragraph and its chapeaus
     for citation in answer.citations:
         assert document.text[citation.start : citation.end] == citation.quote
+
+
+def test_search_first_hit_is_always_quoted_in_place_of_the_weakest(library):
+    from aseancyberdocs.answer import _choose
+
+    first, second = library.search("States should ICT", k=2)
+    first = dataclasses.replace(first, rank=1, score=1.0, also_in=())
+    second = dataclasses.replace(second, rank=2, score=0.9, also_in=())
+    # The question's vector is the second hit's text: its sentences have the best cosines.
+    vector = library.embedder.encode([second.passage.text])[0]
+    chosen = _choose(library, vector, [first, second], max_sentences=2, max_chars=10_000)
+    assert chosen[0].hit.rank == 2
+    assert any(item.hit.rank == 1 for item in chosen)
+    # With room for one quote only, the best one stays.
+    single = _choose(library, vector, [first, second], max_sentences=1, max_chars=10_000)
+    assert [item.hit.rank for item in single] == [2]

@@ -22,6 +22,16 @@ def test_ambiguous_short_forms_count_only_in_capitals():
     assert expand("said in the debate") == "said in the debate"
 
 
+def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
+    assert expand("hackers for hire working for a government").endswith("proxies non-State actors")
+    assert expand("Can a company be liable?") == "Can a company be liable? legal persons"
+    assert expand("Can companies be liable?") == "Can companies be liable? legal persons"
+    assert expand("software flaws") == "software flaws vulnerabilities"
+    # A phrase counts only as a contiguous run of its words.
+    assert expand("flaws in software") == "flaws in software"
+    assert expand("the working group") == "the working group"
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     built = [
@@ -74,3 +84,13 @@ def test_search_lifts_the_document_a_question_names(library, monkeypatch):
     assert named[0] == "quad-2023"
     assert sorted(plain) == sorted(named)  # a boost re-orders, it filters nothing out
 
+
+
+def test_a_named_year_outweighs_the_rest_of_the_line_but_a_span_of_years_does_not(library):
+    matcher = document_matcher(library)
+    # "open-ended working group" is in A/RES/75/240's text, not in any line; 2024 is A/RES/79/1's year.
+    scores = matcher.scores("the 2024 resolution on the open-ended working group on ICTs")
+    assert matcher.doc_ids[int(np.argmax(scores))] == "A/RES/79/1"
+    spans = matcher.scores("the 2024-2026 resolution on the Pact for the Future")
+    plain = matcher.scores("the resolution on the Pact for the Future")
+    np.testing.assert_allclose(spans, plain)

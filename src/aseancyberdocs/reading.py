@@ -71,6 +71,162 @@ TERMS: dict[str, str] = {
     "hackers": "malicious ICT actors",
 }
 
+# Plain words for what the texts say in their own terms: the everyday name of each of the
+# Convention's offences, procedural powers and cooperation articles (its article headings), of
+# the eleven norms of A/RES/73/27 and of the OEWG's institutional vocabulary, as a researcher or
+# a diplomat would put them. A phrase matches the question's BM25 tokens in sequence (stems:
+# "hackers" matches "hacker"); its text terms are appended to the BM25 query like TERMS'.
+PHRASES: dict[str, str] = {
+    # The Convention's offences (articles 7-17) and liability (18).
+    "hacking tool": "misuse of devices",
+    "hacking tools": "misuse of devices",
+    "malware": "misuse of devices program",
+    "wiretap": "illegal interception",
+    "wiretapping": "illegal interception",
+    "eavesdrop": "illegal interception",
+    "eavesdropping": "illegal interception",
+    "ddos": "interference with an information and communications technology system",
+    "denial of service": "interference with an information and communications technology system",
+    "sabotage": "interference",
+    "delete data": "interference with electronic data",
+    "online fraud": "theft or fraud",
+    "scam": "fraud",
+    "child pornography": "child sexual abuse or child sexual exploitation material",
+    "grooming": "solicitation or grooming",
+    "revenge porn": "non-consensual dissemination of intimate images",
+    "intimate images": "non-consensual dissemination of intimate images",
+    "money laundering": "laundering of proceeds of crime",
+    "laundering": "laundering of proceeds of crime",
+    "company": "legal persons",
+    "companies": "legal persons",
+    "corporate": "legal persons",
+    "corporation": "legal persons",
+    "attempt": "participation and attempt",
+    "accomplice": "participation",
+    "time limit": "statute of limitations",
+    "punish": "sanctions",
+    "penalties": "sanctions",
+    "stricter": "more strict or severe",
+    # Procedural powers (articles 22-34).
+    "whose courts": "jurisdiction",
+    "human rights safeguards": "conditions and safeguards",
+    "preserve data": "expedited preservation of stored electronic data",
+    "data preservation": "expedited preservation of stored electronic data",
+    "freeze data": "expedited preservation",
+    "subscriber information": "production order subscriber information",
+    "hand over data": "production order",
+    "seize": "search and seizure",
+    "metadata": "traffic data",
+    "real time": "real-time collection of traffic data",
+    "wiretaps": "interception of content data",
+    "asset recovery": "confiscation proceeds of crime",
+    "witness": "protection of witnesses",
+    "whistleblower": "protection of witnesses reporting persons",
+    "victim": "assistance to and protection of victims",
+    "compensation": "restitution compensation",
+    "privacy": "protection of personal data right to privacy",
+    "personal data": "protection of personal data",
+    # Cooperation (articles 35-52).
+    "hand over a suspect": "extradition",
+    "hand over suspects": "extradition",
+    "extradite": "extradition",
+    "prisoner transfer": "transfer of sentenced persons",
+    "mla": "mutual legal assistance",
+    "refuse": "refused refusal",
+    "reject": "refused refusal",
+    "decline": "refused refusal",
+    "delay": "postponed",
+    "hotline": "24/7 network points of contact",
+    "around the clock": "24/7 network",
+    "police cooperation": "law enforcement cooperation",
+    "joint investigation": "joint investigations",
+    "electronic evidence": "evidence in electronic form",
+    "digital evidence": "evidence in electronic form",
+    # Final clauses (articles 53-68).
+    "training": "technical assistance and capacity-building",
+    "conference of parties": "Conference of the States Parties",
+    "amend": "amendment",
+    "withdraw": "denunciation",
+    "enter into force": "entry into force",
+    "ratify": "ratification",
+    "dispute": "settlement of disputes",
+    "sovereignty": "protection of sovereignty",
+    "another country": "territory of another State",
+    "foreign territory": "territory of another State",
+    "dissidents": "suppression of human rights or fundamental freedoms",
+    "journalists": "freedom of expression human rights",
+    "free speech": "freedom of expression",
+    "censorship": "freedom of expression",
+    # The eleven norms of responsible State behaviour (A/RES/73/27, para. 1) and their terms.
+    "launch pad": "territory",
+    "safe haven": "territory",
+    "hackers for hire": "proxies non-State actors",
+    "mercenaries": "proxies",
+    "proxy": "proxies",
+    "power grid": "critical infrastructure",
+    "hospitals": "critical infrastructure",
+    "emergency response team": "computer emergency response teams",
+    "incident response": "computer emergency response teams",
+    "software flaws": "vulnerabilities",
+    "disclose vulnerabilities": "responsible reporting of ICT vulnerabilities",
+    "disclose flaws": "responsible reporting of ICT vulnerabilities",
+    "bugs": "vulnerabilities",
+    "zero day": "vulnerabilities",
+    "backdoor": "harmful hidden functions",
+    "backdoors": "harmful hidden functions",
+    "supply chain": "integrity of the supply chain",
+    "blame": "attribution",
+    "attribute": "attribution",
+    "responsibility for an attack": "attribution",
+    "request for help": "requests for assistance",
+    "rules of the road": "norms rules and principles of responsible State behaviour",
+    "due diligence": "knowingly allow their territory",
+    "use of force": "Charter of the United Nations",
+    "self defence": "Charter inherent right",
+    "self defense": "Charter inherent right",
+    "spyware": "commercially available intrusion capabilities",
+    "election": "electoral processes",
+    "elections": "electoral processes",
+    "internet shutdown": "access to the Internet",
+    # Plain names of the texts' subjects beyond the norms.
+    "cyber weapons": "ICT capabilities for military purposes",
+    "cyberweapons": "ICT capabilities for military purposes",
+    "cyber war": "use of ICTs in future conflicts between States military purposes",
+    "cyberwar": "use of ICTs in future conflicts between States military purposes",
+    "cyberwarfare": "use of ICTs in future conflicts between States military purposes",
+    "cryptocurrency": "virtual assets",
+    "crypto": "virtual assets",
+    "fake news": "disinformation misinformation information integrity",
+    "propaganda": "disinformation",
+    "killer robots": "lethal autonomous weapons systems",
+    "autonomous weapons": "lethal autonomous weapons systems",
+    "space weapons": "weapons in outer space arms race in outer space",
+    "nukes": "nuclear weapons",
+    "young people": "youth",
+    "small islands": "small island developing States",
+    "poorest countries": "least developed countries",
+    "poor countries": "developing countries least developed countries",
+    "rich countries": "developed countries",
+    "tech companies": "private sector",
+    "industry": "private sector",
+    "data flows": "cross-border data flows",
+    "phishing": "fraud",
+    "identity theft": "theft or fraud",
+    "peaceful settlement": "settlement of disputes by peaceful means",
+    # The OEWG, the Programme of Action and what follows them.
+    "standing body": "permanent mechanism",
+    "permanent body": "permanent mechanism",
+    "successor": "future permanent mechanism",
+    "ongoing dialogue": "regular institutional dialogue",
+    "trust building": "confidence-building measures",
+    "contact list": "points of contact directory",
+    "directory": "points of contact directory",
+    "stakeholders": "stakeholders private sector civil society academia",
+    "ngos": "non-governmental organizations stakeholders",
+    "developing countries": "developing countries capacity-building",
+    "gender": "women gender perspective",
+}
+
 # Instruments better known by a name their document's title does not carry.
 ALSO_KNOWN_AS: dict[str, str] = {
     "pact for the future": "Global Digital Compact; Declaration on Future Generations; Summit of the Future",
@@ -83,11 +239,13 @@ _WORD = re.compile(r"[A-Za-z]+")
 
 
 def expand(query: str) -> str:
-    """The query followed by the long forms of the short forms and plain words it holds.
+    """The query followed by the long forms of its short forms and the text terms of its plain words.
 
     Example:
         >>> expand("What did the OEWG say about CBMs?")
         'What did the OEWG say about CBMs? open-ended working group confidence-building measures'
+        >>> expand("hackers for hire working for a government")
+        'hackers for hire working for a government malicious ICT actors proxies non-State actors'
     """
     added: list[str] = []
     for word in _WORD.findall(query):
@@ -97,7 +255,37 @@ def expand(query: str) -> str:
             continue
         if long_form not in added:
             added.append(long_form)
+    if EXPAND_PHRASES:
+        tokens = _tokens(query)
+        for phrase, terms in _phrase_tokens():
+            if terms not in added and _holds(tokens, phrase):
+                added.append(terms)
     return " ".join([query, *added]) if added else query
+
+
+EXPAND_PHRASES = True
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    from .bm25 import tokenize
+
+    return tuple(tokenize(text))
+
+
+_phrase_cache: list[tuple[tuple[str, ...], str]] = []
+
+
+def _phrase_tokens() -> list[tuple[tuple[str, ...], str]]:
+    """PHRASES as (BM25 tokens of the phrase, its text terms), read once."""
+    if not _phrase_cache:
+        _phrase_cache.extend((_tokens(phrase), terms) for phrase, terms in PHRASES.items() if _tokens(phrase))
+    return _phrase_cache
+
+
+def _holds(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` occurs in ``tokens`` as a contiguous run."""
+    width = len(phrase)
+    return any(tokens[i : i + width] == phrase for i in range(len(tokens) - width + 1))
 
 
 def document_line(document: Document) -> str:
@@ -113,6 +301,11 @@ def document_line(document: Document) -> str:
     return " ".join(field for field in fields if field)
 
 
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_YEAR_SPAN = re.compile(r"\b(?:19|20)\d\d\s*(?:[-\u2010-\u2015]|to)\s*(?:19|20)?\d\d\b")
+YEAR_WEIGHT = 1.0
+
+
 class DocumentMatcher:
     """BM25 of a question against one line per document (``document_line``)."""
 
@@ -126,12 +319,26 @@ class DocumentMatcher:
         self.row_document = np.fromiter(
             (position[passage.doc_id] for passage in library.passages), dtype=np.int64, count=len(library.passages)
         )
+        self.years = [(library.documents[doc_id].date or "")[:4] for doc_id in self.doc_ids]
 
     def scores(self, query: str) -> np.ndarray:
-        """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches)."""
-        scores = self.index.scores(expand(query)).astype(np.float64)
+        """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches).
+
+        A year the question names ("the 2020 resolution", "in their 2022 statement") counts as
+        much as the rest of the line together: it is the surest sign of which document is meant.
+        The years of a span ("the 2021-2025 working group") name a mandate, not a document's date.
+        """
+        text = _YEAR_SPAN.sub(" ", query)
+        scores = self.index.scores(expand(text)).astype(np.float64)
         top = float(scores.max()) if len(scores) else 0.0
-        return scores / top if top > 0 else scores
+        scores = scores / top if top > 0 else scores
+        named = set(_YEAR.findall(text)) if YEAR_WEIGHT > 0 else set()
+        if named:
+            scores = scores + YEAR_WEIGHT * np.fromiter((year in named for year in self.years), dtype=np.float64,
+                                                        count=len(self.years))
+            top = float(scores.max())
+            scores = scores / top if top > 0 else scores
+        return scores
 
     def passage_scores(self, query: str) -> np.ndarray:
         """``scores`` spread to the passages: each passage gets its document's match."""

@@ -7,7 +7,8 @@ A search runs in steps:
 2. a query that is a document symbol ("A/RES/73/27") returns that document's passages in order;
    quoted phrases (``"knowingly allow their territory"``) keep only the passages holding them;
 3. a retriever ranks the allowed passages: dense (cosine, FAISS), BM25 (``bm25.py``) or hybrid
-   (both fused, ``fusion.py``);
+   (both fused, ``fusion.py``, then the fused candidates scored again by ``rerank.py`` with
+   weights fitted on the dev queries);
 4. agreed language is grouped: passages of one near-duplicate cluster (``grouping.py``) become
    one Hit citing the best-ranked occurrence, the others listed in ``Hit.also_in``.
 """
@@ -50,6 +51,8 @@ FUSION_DEPTH = 100  # passages taken from each retriever before fusing
 EXPAND_QUERY = True
 DOCUMENT_WEIGHT = 0.1
 DOCUMENT_REACH = 1.0
+# The second stage (rerank.py) scores the fused candidates again with weights fitted on dev.
+RERANK = True
 GROUP_FETCH = 5  # with grouping, rank k * GROUP_FETCH passages first, then more if too few clusters
 
 
@@ -159,7 +162,7 @@ def search(
         where: keep documents whose field or metadata ``key`` equals ``value`` (case-insensitive).
 
     Returns:
-        Hits, best first, with 1-based ranks; ``score`` is the fused score (hybrid), the cosine
+        Hits, best first, with 1-based ranks; ``score`` is the second stage's score (hybrid), the cosine
         (dense) or the BM25 score; ``scores`` holds each component.
 
     Raises:
@@ -245,10 +248,8 @@ class _Ranker:
         """BM25 scores of every passage (disallowed ones included; ``top`` masks them)."""
         if self._bm25 is None:
             from .bm25 import bm25_index
-            from .reading import expand
 
-            text = expand(self.text) if EXPAND_QUERY else self.text
-            self._bm25 = bm25_index(self.library).scores(text)
+            self._bm25 = bm25_index(self.library).scores(self.bm25_query)
         return self._bm25
 
     def bm25_top(self, depth: int) -> list[Candidate]:
@@ -263,28 +264,55 @@ class _Ranker:
             return [tuple(c) for c in dense_candidates(self.library, self.vector, depth, self.mask)]
         if self.mode == "bm25":
             return [tuple(c) for c in self.bm25_top(depth)]
-        reach = max(depth, FUSION_DEPTH)
-        dense = dense_candidates(self.library, self.vector, reach, self.mask)
-        sparse = self.bm25_top(reach)
         from .fusion import rrf, weighted
 
+        reach = max(depth, FUSION_DEPTH)
         if self.fusion == "rrf":
+            dense = dense_candidates(self.library, self.vector, reach, self.mask)
+            sparse = self.bm25_top(reach)
             fused = rrf({"dense": [c.index for c in dense], "bm25": [c.index for c in sparse]})
         else:
-            dense_scores = {c.index: c.score for c in dense}
-            sparse_scores = {c.index: c.score for c in sparse}
-            boost = self.document_boost()
-            if boost is not None:
-                self._reach_named(boost, dense_scores, sparse_scores)
+            dense_scores, sparse_scores, boost = self.first_stage(reach)
             fused = weighted(
                 {"dense": dense_scores, "bm25": sparse_scores},
                 {"dense": DENSE_WEIGHT, "bm25": 1.0 - DENSE_WEIGHT},
             )
             if boost is not None:
                 fused = {row: score + DOCUMENT_WEIGHT * float(boost[row]) for row, score in fused.items()}
+            if RERANK:
+                fused = self.second_stage(fused, dense_scores, sparse_scores, boost)
         self._fused = fused
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:depth]
+
+    def first_stage(self, reach: int) -> tuple[dict[int, float], dict[int, float], np.ndarray | None]:
+        """Each retriever's ``reach`` best (row -> score), with the best-named documents' passages
+        added, and the document match per passage (None when unused)."""
+        dense_scores = {c.index: c.score for c in dense_candidates(self.library, self.vector, reach, self.mask)}
+        sparse_scores = {c.index: c.score for c in self.bm25_top(reach)}
+        boost = self.document_boost()
+        if boost is not None:
+            self._reach_named(boost, dense_scores, sparse_scores)
+        return dense_scores, sparse_scores, boost
+
+    def second_stage(
+        self, fused: dict[int, float], dense: dict[int, float], sparse: dict[int, float], boost: np.ndarray | None
+    ) -> dict[int, float]:
+        """The fused candidates scored again by ``rerank.py`` (its fitted weights)."""
+        from . import rerank
+
+        rows = sorted(fused, key=lambda row: (-fused[row], row))
+        # Sentences are embedded only when their feature weighs something.
+        vector = self.vector if rerank.WEIGHTS.get("sentence") else None
+        matrix = rerank.features(self.library, self.bm25_query, rows, dense, sparse, boost, vector, order=rows)
+        return {row: float(score) for row, score in zip(rows, rerank.score(matrix))}
+
+    @property
+    def bm25_query(self) -> str:
+        """The query as BM25 reads it."""
+        from .reading import expand
+
+        return expand(self.text) if EXPAND_QUERY else self.text
 
     def document_boost(self) -> np.ndarray | None:
         """Per passage, how well the question names its document (reading.py); None when unused."""

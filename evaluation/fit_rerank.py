@@ -1,0 +1,154 @@
+"""Fit the second stage's weights (src/aseancyberdocs/rerank.py) on the dev split and print them.
+
+For every labelled query of the dev and test splits, the first stage of hybrid search gives its
+fused candidates (each retriever's best FUSION_DEPTH passages and the best-named documents'
+passages) and rerank.features their feature matrix, once. A weight vector is then scored
+exactly as search() ranks: candidates sorted by the weighted sum, agreed language grouped, the
+first 10 judged against the labels (evaluation.judge_query). Coordinate ascent on dev
+(objective: MRR@10 + Recall@5), starting from the first stage's weights, each weight tried on a
+fixed grid in turn until no change helps; the BM25 weight stays at 0.6 to fix the scale.
+The test split is only scored, never used to choose.
+
+    PYTHONPATH=src HF_HUB_OFFLINE=1 python3 evaluation/fit_rerank.py --index indexes/full
+
+prints the fitted weights (to copy into rerank.WEIGHTS) and the dev and test scores, per query
+kind, of the first stage and the fitted second stage. ``--cv`` also reports a 2-fold
+cross-validation on dev (fit on one half, score the other), the estimate used to choose between
+feature sets without looking at test. ``--without sentence`` is the default: see rerank.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from aseancyberdocs import open_index, rerank
+from aseancyberdocs.evaluation import Retrieved, judge_query, load_queries
+from aseancyberdocs.search import (
+    FUSION_DEPTH,
+    _also_in,
+    _collapse,
+    _Ranker,
+    phrase_mask,
+    split_phrases,
+)
+
+FIRST_STAGE = {"dense": 0.4, "bm25": 0.6, "document": 0.1}
+GRID = (-0.3, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+FIXED = "bm25"
+K = 10
+
+
+def prepare(library, queries, sentences=True):
+    """Per query: the candidate rows and their feature matrix (best-sentence cosines only if ``sentences``)."""
+    prepared = []
+    for query in queries:
+        phrases, text = split_phrases(query.query)
+        mask = phrase_mask(library, phrases) if phrases else None
+        ranker = _Ranker(library, text or " ".join(phrases), "hybrid", "weighted", mask)
+        dense, sparse, boost = ranker.first_stage(FUSION_DEPTH)
+        rows = sorted(set(dense) | set(sparse))
+        base = rerank.score(
+            rerank.features(library, ranker.bm25_query, rows, dense, sparse, boost, None), FIRST_STAGE
+        )
+        order = [rows[i] for i in np.lexsort((rows, -base))]
+        vector = ranker.vector if sentences else None
+        matrix = rerank.features(library, ranker.bm25_query, rows, dense, sparse, boost, vector, order=order)
+        prepared.append((query, rows, matrix))
+    return prepared
+
+
+def judge(library, prepared, weights, pages, also):
+    results = []
+    for query, rows, matrix in prepared:
+        scores = rerank.score(matrix, weights)
+        ranked = sorted(zip(rows, scores.tolist()), key=lambda item: (-item[1], item[0]))[: K * 5]
+        picked = _collapse(ranked, library, K)
+        items = []
+        for row, _ in picked:
+            if row not in also:
+                also[row] = tuple((c.doc_id, c.label) for c in _also_in(library, row, None))
+            passage = library.passages[row]
+            items.append(Retrieved(passage.doc_id, passage.text, None, None, also[row]))
+        results.append(judge_query(query, items, k=K))
+    return results
+
+
+def summary(results):
+    by_kind = defaultdict(list)
+    for result in results:
+        by_kind[result.kind].append(result)
+    rows = {"all": results, **dict(sorted(by_kind.items()))}
+    return {
+        name: (len(items), statistics.fmean(r.recall[5] for r in items), statistics.fmean(r.mrr for r in items))
+        for name, items in rows.items()
+    }
+
+
+def objective(results):
+    return statistics.fmean(r.mrr for r in results) + statistics.fmean(r.recall[5] for r in results)
+
+
+def fit(library, prepared, pages, also, without=(), verbose=True):
+    weights = {name: FIRST_STAGE.get(name, 0.0) for name in rerank.FEATURES}
+    best = objective(judge(library, prepared, weights, pages, also))
+    changed = True
+    while changed:
+        changed = False
+        for name in rerank.FEATURES:
+            if name == FIXED or name in without:
+                continue
+            for value in GRID:
+                trial = {**weights, name: value}
+                score = objective(judge(library, prepared, trial, pages, also))
+                if score > best + 1e-9:
+                    best, weights, changed = score, trial, True
+        if verbose:
+            print(f"  round: objective {best:.4f} {weights}", file=sys.stderr)
+    return weights, best
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--queries", default=None)
+    parser.add_argument(
+        "--without", nargs="*", default=["sentence"],
+        help="features held at 0 (default: sentence, which embeds sentences at query time; see rerank.py)",
+    )
+    parser.add_argument("--cv", action="store_true", help="also fit on each half of dev and score the other half")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.without) - set(rerank.FEATURES))
+    if unknown:
+        parser.error(f"unknown features {unknown}; known: {', '.join(rerank.FEATURES)}")
+    library = open_index(args.index)
+    sentences = "sentence" not in args.without
+    dev = prepare(library, load_queries(args.queries, split="dev"), sentences)
+    test = prepare(library, load_queries(args.queries, split="test"), sentences)
+    pages, also = {}, {}
+    if args.cv:
+        held_out = []
+        halves = (dev[0::2], dev[1::2])
+        for fit_on, score_on in (halves, halves[::-1]):
+            weights, _ = fit(library, fit_on, pages, also, args.without, verbose=False)
+            held_out += judge(library, score_on, weights, pages, also)
+        first = summary(judge(library, dev, FIRST_STAGE, pages, also))["all"]
+        (n, r5, mrr) = summary(held_out)["all"]
+        print(f"2-fold cross-validation on dev ({n} queries): first stage R@5 {first[1]:.3f} MRR {first[2]:.3f}; "
+              f"fitted on the other half R@5 {r5:.3f} MRR {mrr:.3f}")
+    weights, _ = fit(library, dev, pages, also, args.without)
+    print("WEIGHTS = {" + ", ".join(f'"{name}": {value}' for name, value in weights.items()) + "}")
+    for label, chosen in (("first stage", FIRST_STAGE), ("second stage (fitted)", weights)):
+        for split, prepared in (("dev", dev), ("test", test)):
+            table = summary(judge(library, prepared, chosen, pages, also))
+            print(f"\n{label}, {split}:  " + "  ".join(
+                f"{name} ({n}) R@5 {r5:.3f} MRR {mrr:.3f}" for name, (n, r5, mrr) in table.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""The second stage of hybrid search: the fused candidates scored again with more features.
+
+The first stage (``search._Ranker``) fuses the dense and BM25 lists (min-max normalised scores)
+and the document match (``reading.py``). This stage scores every fused candidate by a weighted
+sum of features that the first stage cannot see:
+
+- ``dense``, ``bm25``: the two retrievers' scores, min-max normalised over the candidates (the
+  first stage's inputs);
+- ``document``: how well the question names the passage's document (``reading.py``, best 1.0);
+- ``coverage``: the share of the question's words (BM25 tokens, weighted by IDF) that the
+  passage's own text holds;
+- ``heading``: the same share for what stands above the passage (article heading, chapeau,
+  section heading): "misuse of hacking tools" meets "Article 11 Misuse of devices";
+- ``proximity``: the share of the question's adjacent word pairs found next to each other in the
+  passage (stopwords aside): phrases rather than scattered words;
+- ``sentence``: the cosine of the question with the passage's best sentence (max-sim), for the
+  ``SENTENCE_DEPTH`` best candidates; a long paragraph whose one sentence answers is not diluted
+  by the rest;
+- ``preamble``: 1 for a preambular paragraph (recalling, noting): the operative paragraphs are
+  where a text decides.
+
+The weights (``WEIGHTS``) are fitted on the dev split of ``evaluation/queries.jsonl`` by
+``evaluation/fit_rerank.py`` (coordinate ascent on MRR@10 + Recall@5 of grouped hybrid search);
+the script prints them and their scores on dev and test. A feature whose weight is 0 costs
+nothing beyond its arithmetic, except ``sentence``, which embeds sentences and is only computed
+when the caller passes the question's vector.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .index import Library
+
+FEATURES = ("dense", "bm25", "document", "coverage", "heading", "proximity", "sentence", "preamble")
+# Fitted by `python3 evaluation/fit_rerank.py --index INDEX --cv` on the dev split of
+# evaluation/queries.jsonl (124 queries, full reference corpus): coordinate ascent on MRR@10 +
+# Recall@5 of grouped hybrid search, the BM25 weight held at 0.6 for scale. Dev: first stage
+# R@5 0.800 / MRR@10 0.668, these weights 0.876 / 0.761; fitted on one half of dev and scored on
+# the other (2-fold), 0.837 / 0.705. With the best-sentence feature the 2-fold estimate was
+# 0.841 / 0.715 (before the year rule of reading.py), but embedding the sentences of 20 passages
+# per query took the median query from about 50 ms to 180 ms (p90 1.7 s, shared machine): its
+# weight stays 0 until sentence vectors are stored at build time. Negative weights: preambular
+# paragraphs and passages that match the question only in their heading or chapeau rank lower,
+# all else equal.
+WEIGHTS: dict[str, float] = {
+    "dense": 0.1,
+    "bm25": 0.6,
+    "document": 0.2,
+    "coverage": 0.15,
+    "heading": -0.05,
+    "proximity": 0.3,
+    "sentence": 0.0,
+    "preamble": -0.2,
+}
+SENTENCE_DEPTH = 20  # candidates (best first by the first stage) whose sentences are embedded
+_MIN_SENTENCE_WORDS = 4
+
+
+def min_max(values: np.ndarray) -> np.ndarray:
+    """``values`` rescaled to [0, 1] (all 1.0 when they are equal)."""
+    if not len(values):
+        return values
+    low, high = float(values.min()), float(values.max())
+    if high == low:
+        return np.ones_like(values)
+    return (values - low) / (high - low)
+
+
+class _Vocabulary:
+    """IDF of the BM25 tokens, from the stored BM25 matrix (one column per token)."""
+
+    def __init__(self, library: Library) -> None:
+        from .bm25 import bm25_index
+
+        index = bm25_index(library)
+        indptr = np.asarray(index.retriever.scores["indptr"])
+        frequency = np.diff(indptr).astype(np.float64)
+        total = float(len(index))
+        self.columns: Mapping[str, int] = index.vocab
+        self.idf = np.log(1 + (total - frequency + 0.5) / (frequency + 0.5))
+
+    def weight(self, token: str) -> float:
+        column = self.columns.get(token)
+        # A token no passage holds cannot be matched: it weighs nothing.
+        return float(self.idf[column]) if column is not None else 0.0
+
+
+_vocabularies: weakref.WeakKeyDictionary[Any, _Vocabulary] = weakref.WeakKeyDictionary()
+_tokens: weakref.WeakKeyDictionary[Any, dict[int, tuple[list[str], list[str]]]] = weakref.WeakKeyDictionary()
+
+
+def _vocabulary(library: Library) -> _Vocabulary:
+    vocabulary = _vocabularies.get(library)
+    if vocabulary is None:
+        vocabulary = _vocabularies[library] = _Vocabulary(library)
+    return vocabulary
+
+
+def _passage_tokens(library: Library, row: int) -> tuple[list[str], list[str]]:
+    """The BM25 tokens of passage ``row``'s text and of its context (kept once computed)."""
+    from .bm25 import tokenize
+
+    cache = _tokens.get(library)
+    if cache is None:
+        cache = _tokens[library] = {}
+    tokens = cache.get(row)
+    if tokens is None:
+        passage = library.passages[row]
+        # The sub-paragraphs of one article share its heading and chapeau: tokenize them once.
+        context = _context_tokens(passage.context or "")
+        tokens = cache[row] = (tokenize(passage.text), context)
+    return tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _context_tokens(context: str) -> list[str]:
+    from .bm25 import tokenize
+
+    return tokenize(context)
+
+
+_PREAMBLE = re.compile(r"^preamble\b")
+
+
+def features(
+    library: Library,
+    query: str,
+    rows: Sequence[int],
+    dense: Mapping[int, float],
+    bm25: Mapping[int, float],
+    document: np.ndarray | None,
+    query_vector: np.ndarray | None,
+    order: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The feature matrix of candidates ``rows`` (one row per candidate, columns ``FEATURES``).
+
+    Args:
+        library: an opened index.
+        query: the question as BM25 reads it (its words, short forms spelled out).
+        rows: the candidate passages.
+        dense: row -> cosine with the question (rows missing get the lowest).
+        bm25: row -> BM25 score (rows missing get 0).
+        document: per passage of the library, the document match (None: all 0).
+        query_vector: the question's vector, for the best-sentence feature (None: passage cosine).
+        order: the candidates by first-stage rank; the first ``SENTENCE_DEPTH`` get the
+            best-sentence feature, the others their passage cosine.
+
+    Example:
+        >>> features(library, "misuse of devices", [5244], {5244: 0.6}, {5244: 11.0}, None, None).shape  # doctest: +SKIP
+        (1, 8)
+    """
+    from .bm25 import tokenize
+
+    rows = list(rows)
+    n = len(rows)
+    matrix = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if not n:
+        return matrix
+    column = {name: i for i, name in enumerate(FEATURES)}
+    from .fusion import min_max as normalised
+
+    # As the first stage fuses: each retriever's scores min-max normalised over its own list,
+    # 0 for a candidate it did not return.
+    for name, scores in (("dense", dense), ("bm25", bm25)):
+        values = normalised(scores)
+        matrix[:, column[name]] = [values.get(row, 0.0) for row in rows]
+    cosines = np.array([dense.get(row, np.nan) for row in rows], dtype=np.float64)
+    floor = np.nanmin(cosines) if np.isfinite(cosines).any() else 0.0
+    cosines = np.where(np.isnan(cosines), floor, cosines)
+    if document is not None:
+        matrix[:, column["document"]] = document[rows]
+
+    vocabulary = _vocabulary(library)
+    query_tokens = [token for token in tokenize(query) if vocabulary.weight(token) > 0]
+    distinct = list(dict.fromkeys(query_tokens))
+    weights = {token: vocabulary.weight(token) for token in distinct}
+    total = sum(weights.values())
+    pairs = {(a, b) for a, b in itertools.pairwise(query_tokens) if a != b}
+    for i, row in enumerate(rows):
+        text_tokens, context_tokens = _passage_tokens(library, row)
+        if total > 0:
+            present = set(text_tokens)
+            matrix[i, column["coverage"]] = sum(w for t, w in weights.items() if t in present) / total
+            above = set(context_tokens)
+            matrix[i, column["heading"]] = sum(w for t, w in weights.items() if t in above) / total
+        if pairs:
+            adjacent = set(itertools.pairwise(text_tokens)) | set(itertools.pairwise(context_tokens))
+            matrix[i, column["proximity"]] = len(pairs & adjacent) / len(pairs)
+        matrix[i, column["preamble"]] = 1.0 if _PREAMBLE.match(library.passages[row].label or "") else 0.0
+
+    matrix[:, column["sentence"]] = cosines
+    if query_vector is not None and SENTENCE_DEPTH > 0:
+        ranked = list(order) if order is not None else rows
+        best = _best_sentences(library, ranked[:SENTENCE_DEPTH], query_vector)
+        position = {row: i for i, row in enumerate(rows)}
+        for row, score in best.items():
+            if row in position:
+                matrix[position[row], column["sentence"]] = max(score, cosines[position[row]])
+    matrix[:, column["sentence"]] = min_max(matrix[:, column["sentence"]])
+    return matrix
+
+
+_sentence_vectors: weakref.WeakKeyDictionary[Any, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _best_sentences(library: Library, rows: Sequence[int], query_vector: np.ndarray) -> dict[int, float]:
+    """Row -> the best cosine of the question with one of the passage's sentences (passages of one sentence left out)."""
+    from .answer import split_sentences
+
+    cache = _sentence_vectors.get(library)
+    if cache is None:
+        cache = _sentence_vectors[library] = {}
+    missing: list[tuple[int, str]] = []
+    for row in rows:
+        if row in cache:
+            continue
+        passage = library.passages[row]
+        sentences = [s.text for s in split_sentences(passage.text) if len(s.text.split()) >= _MIN_SENTENCE_WORDS]
+        if len(sentences) < 2:
+            cache[row] = np.zeros((0, len(query_vector)), dtype=np.float32)
+            continue
+        missing.extend((row, text) for text in sentences)
+    if missing:
+        vectors = np.asarray(library.embedder.encode([text for _, text in missing]), dtype=np.float32)
+        grouped: dict[int, list[np.ndarray]] = {}
+        for (row, _), vector in zip(missing, vectors):
+            grouped.setdefault(row, []).append(vector)
+        for row, items in grouped.items():
+            cache[row] = np.vstack(items)
+    best = {}
+    for row in rows:
+        vectors = cache[row]
+        if len(vectors):
+            best[row] = float((vectors @ query_vector).max())
+    return best
+
+
+def score(matrix: np.ndarray, weights: Mapping[str, float] | None = None) -> np.ndarray:
+    """The second-stage score of each candidate: the weighted sum of its features."""
+    weights = WEIGHTS if weights is None else weights
+    vector = np.array([weights.get(name, 0.0) for name in FEATURES], dtype=np.float64)
+    return matrix @ vector
