@@ -1,7 +1,7 @@
 """The build on a cluster: Dask.distributed and Ray against the local worker processes, same corpus.
 
     python3 benchmarks/cluster.py                       # the bundled corpus, all three
-    python3 benchmarks/cluster.py --corpus corpus/un/text --engines processes dask
+    python3 benchmarks/cluster.py --corpus corpus/un/text corpus/statements --repeat 3
 
 Each engine builds the corpus cold (a fresh index folder, so no vector is reused) in a process of
 its own, one after the other:
@@ -55,7 +55,7 @@ class RayExecutor(Executor):
         return remote.remote(*args, **kwargs).future()
 
 
-def build_one(engine: str, corpus: str, index_dir: str) -> dict[str, Any]:
+def build_one(engine: str, corpus: list[str], index_dir: str) -> dict[str, Any]:
     """Run in a child process: one cold build of ``corpus`` with ``engine``; the timings."""
     from aseancyberdocs.cluster import ClusterEmbedder, connect
     from aseancyberdocs.embedding import load_embedder
@@ -64,26 +64,27 @@ def build_one(engine: str, corpus: str, index_dir: str) -> dict[str, Any]:
     started = time.perf_counter()
     embedder = load_embedder()
     if engine == "processes":
-        report = build_index([corpus], index_dir, embedder=embedder)
+        report = build_index(corpus, index_dir, embedder=embedder)
         built = time.perf_counter()
         return {"engine": engine, "start_s": 0.0, "build_s": round(built - started, 1), "stop_s": 0.0,
                 "total_s": round(built - started, 1), "workers": report.workers, "passages": report.passages}
     if engine == "dask":
         with connect("local") as cluster:
             up = time.perf_counter()
-            report = build_index([corpus], index_dir, embedder=cluster.embedder(embedder),
+            report = build_index(corpus, index_dir, embedder=cluster.embedder(embedder),
                                  _executor=cluster.executor)
             built = time.perf_counter()
             workers = cluster.workers
     elif engine == "ray":
         import ray
 
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        # As on a Dask worker (cluster.py): one ONNX Runtime thread per task, one task per core.
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": {"ASEANCYBERDOCS_ONNX_THREADS": "1"}})
         try:
             up = time.perf_counter()
             executor = RayExecutor()
-            report = build_index([corpus], index_dir, embedder=ClusterEmbedder(embedder, executor),
+            report = build_index(corpus, index_dir, embedder=ClusterEmbedder(embedder, executor),
                                  _executor=executor)
             built = time.perf_counter()
             workers = int(ray.cluster_resources().get("CPU", 0))
@@ -113,11 +114,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                                             os.environ.get("PYTHONPATH", "")]))
     rows = []
     try:
-        for engine in args.engines:
-            index_dir = work / engine
+        runs = [(round_, engine) for round_ in range(args.repeat) for engine in args.engines]
+        for round_, engine in runs:
+            index_dir = work / f"{engine}-{round_}"  # a fresh folder: cold, no vector reused
             load = os.getloadavg()[0]
             done = subprocess.run(
-                [sys.executable, __file__, "--child", engine, "--corpus", args.corpus, "--out", str(index_dir)],
+                [sys.executable, __file__, "--child", engine, "--corpus", *args.corpus, "--out", str(index_dir)],
                 env=env, capture_output=True, text=True, check=False,
             )
             if done.returncode != 0:
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             row = json.loads(done.stdout.strip().splitlines()[-1])
             row["load_before"] = round(load, 2)
             if engine != args.engines[0]:
-                row.update(compare(work / args.engines[0], index_dir))
+                row.update(compare(work / f"{args.engines[0]}-{round_}", index_dir))
             print(json.dumps(row), flush=True)
             rows.append(row)
     finally:
@@ -136,21 +138,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "corpus": args.corpus,
+        "corpus": " ".join(args.corpus),
         "versions": {"distributed": distributed.__version__, "ray": ray.__version__},
+        "repeat": args.repeat,
         "rows": rows,
+        "medians": medians(rows, args.engines),
     }
 
 
+def medians(rows: list[dict[str, Any]], engines: list[str]) -> list[dict[str, Any]]:
+    """Per engine: the median of each timing over the runs, and the worst agreement with the reference."""
+    import statistics
+
+    summary = []
+    for engine in engines:
+        runs = [row for row in rows if row["engine"] == engine]
+        entry = {"engine": engine, "runs": len(runs), "workers": runs[0]["workers"]}
+        for key in ("start_s", "build_s", "stop_s", "total_s"):
+            entry[key] = round(statistics.median(row[key] for row in runs), 1)
+        if "same_passages" in runs[0]:
+            entry["same_passages"] = all(row["same_passages"] for row in runs)
+            entry["max_vector_difference"] = max(row["max_vector_difference"] for row in runs)
+        entry["load_before"] = round(statistics.median(row["load_before"] for row in runs), 2)
+        summary.append(entry)
+    return summary
+
+
 def section(result: dict[str, Any], command: str) -> str:
-    rows = result["rows"]
+    rows = result["medians"]
     reference = rows[0]
+    runs = result["repeat"]
+    order = "one after the other" if runs == 1 else f"{runs} rounds of the engines in turn, medians"
+    detail = "".join(
+        f"\n- {row['engine']}: total {row['total_s']} s, load average {row['load_before']} before it" for row in result["rows"]
+    ) if runs > 1 else ""
     lines = [
         BEGIN,
         "## The build on a cluster (`build --cluster`)",
         "",
         f"Generated by `{command}` on {result['date']}; {result['machine']}; corpus `{result['corpus']}`, "
-        f"cold builds one after the other, each in a process of its own (Dask.distributed "
+        f"cold builds, {order}, each in a process of its own (Dask.distributed "
         f"{result['versions']['distributed']}, Ray {result['versions']['ray']}; both engines run the same tasks: "
         "one per file read, one per 64 texts embedded).",
         "",
@@ -166,6 +193,8 @@ def section(result: dict[str, Any], command: str) -> str:
             f"{row['total_s']} | {row['total_s'] / reference['total_s']:.2f} | {same} | {difference} | "
             f"{row['load_before']} |"
         )
+    if detail:
+        lines += ["", "Each run:" + detail]
     lines += ["", END, ""]
     return "\n".join(lines)
 
@@ -182,9 +211,10 @@ def write_results(result: dict[str, Any], command: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default="corpus", help="the folder to build (default: corpus)")
+    parser.add_argument("--corpus", nargs="+", default=["corpus"], help="the folders to build (default: corpus)")
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
                         help="the first is the reference the others are compared with")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the engines in turn (medians reported)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md and cluster.json alone")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -195,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args)
     if not args.no_write:
         command = "python3 benchmarks/cluster.py"
-        if args.corpus != "corpus":
-            command += f" --corpus {args.corpus}"
+        if args.corpus != ["corpus"]:
+            command += " --corpus " + " ".join(args.corpus)
         if list(args.engines) != list(ENGINES):
             command += " --engines " + " ".join(args.engines)
+        if args.repeat != 1:
+            command += f" --repeat {args.repeat}"
         write_results(result, command, HERE / "RESULTS.md")
         (HERE / "cluster.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -100,6 +100,7 @@ def connect(address: str, *, workers: int | None = None) -> Iterator[Cluster]:
             local.close()
         raise ClusterError(f"no Dask scheduler answers at {address}: {exc}") from exc
     try:
+        client.run(_one_onnx_thread_per_task)
         count = len(client.scheduler_info().get("workers", {}))
         if count == 0:
             raise ClusterError(f"the cluster at {address} has no workers")
@@ -109,6 +110,15 @@ def connect(address: str, *, workers: int | None = None) -> Iterator[Cluster]:
         client.close()
         if local is not None:
             local.close()
+
+
+def _one_onnx_thread_per_task() -> None:
+    """Run on each worker before any task: a worker runs one task per thread it has, so each
+    forward pass gets one thread (more threads than cores wait on each other at every operator).
+    A value set by the worker's own environment is kept."""
+    from .embedding import ONNX_THREADS_ENV
+
+    os.environ.setdefault(ONNX_THREADS_ENV, "1")
 
 
 class ClusterEmbedder:
