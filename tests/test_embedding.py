@@ -200,6 +200,18 @@ def test_onnx_batches_and_counts_like_pytorch(torch_vectors):
 
 
 @pytest.mark.model
+def test_one_onnx_thread_gives_the_same_vectors(torch_vectors, monkeypatch):
+    from aseancyberdocs.embedding import ONNX_THREADS_ENV, OnnxEmbedder
+
+    monkeypatch.setenv(ONNX_THREADS_ENV, "1")
+    one_thread = OnnxEmbedder()  # a new session, made under the setting
+    np.testing.assert_allclose(one_thread.encode(_TEXTS), torch_vectors, atol=1e-4)
+    monkeypatch.setenv(ONNX_THREADS_ENV, "many")
+    with pytest.raises(ValueError, match="ASEANCYBERDOCS_ONNX_THREADS must be a whole number, got 'many'"):
+        OnnxEmbedder().encode(_TEXTS)
+
+
+@pytest.mark.model
 def test_int8_vectors_stay_close_to_pytorch(torch_vectors):
     vectors = load_embedder(backend="onnx-int8").encode(_TEXTS)
     cosines = np.sum(vectors * torch_vectors, axis=1)

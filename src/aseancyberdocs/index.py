@@ -49,6 +49,8 @@ from .passages import embedding_text
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from .embedding import Embedder
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class BuildReport:
     doc_types: dict[str, int] = field(default_factory=dict)
     documents_reused: int = 0
     workers: int = 1
+    cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +125,8 @@ def build_index(
     index_type: str = "auto",
     strict: bool = False,
     workers: int | None = None,
+    cluster: str | None = None,
+    _executor: Executor | None = None,
 ) -> BuildReport:
     """Read the source files under ``paths`` and write an index to ``index_dir``.
 
@@ -142,6 +147,9 @@ def build_index(
         strict: raise SkippedFilesError, before writing anything, if any file was skipped.
         workers: processes reading and splitting files (default ``$ASEANCYBERDOCS_WORKERS`` or one
             per CPU); 1 reads in this process. The index is the same whatever the number.
+        cluster: read and embed on a Dask.distributed cluster instead: a scheduler address
+            (``tcp://host:8786``) or ``local`` to start one on this machine's cores (see cluster.py).
+            The index is the same as a one-process build's; ``workers`` is then the cluster's.
 
     Returns:
         A BuildReport.
@@ -150,6 +158,7 @@ def build_index(
         EmptyIndexError: no source file, or none that could be read.
         SkippedFilesError: ``strict`` and a file was skipped.
         ModelLoadError: the model cannot be loaded.
+        ClusterError: ``cluster`` cannot be reached or started.
 
     Example:
         >>> report = build_index(["corpus/un/text"], "indexes/default")  # doctest: +SKIP
@@ -158,6 +167,11 @@ def build_index(
     """
     from .sources import find_sources
 
+    if cluster is not None:
+        return _build_on_cluster(
+            cluster, paths, index_dir, model=model, embedder=embedder, max_tokens=max_tokens, catalog=catalog,
+            progress=progress, index_type=index_type, strict=strict,
+        )
     started = time.perf_counter()
     index_path = Path(index_dir) if index_dir is not None else default_index_dir()
     _check_target(index_path)
@@ -185,7 +199,8 @@ def build_index(
     used: list[int] = []  # the number of reading processes, set by _read_sources
     for done, (path, outcome) in enumerate(
         _read_sources(
-            files, reusable, catalog=catalog, max_tokens=max_tokens, embedder=embedder, workers=workers, used=used
+            files, reusable, catalog=catalog, max_tokens=max_tokens, embedder=embedder, workers=workers, used=used,
+            executor=_executor,
         ),
         start=1,
     ):
@@ -230,6 +245,22 @@ def build_index(
         index_type=index_type,
     )
     return replace(report, workers=used[0] if used else 1)
+
+
+def _build_on_cluster(cluster: str, paths: Iterable[str | Path], index_dir: str | Path | None, *,
+                      model: str | None, embedder: Embedder | None, **options: Any) -> BuildReport:
+    """``build_index`` with files read and texts embedded as tasks of the cluster at ``cluster``."""
+    from .cluster import connect
+
+    _check_target(Path(index_dir) if index_dir is not None else default_index_dir())
+    if embedder is None:
+        from .embedding import load_embedder
+
+        embedder = load_embedder(model)  # here for token counts only: the workers embed
+    with connect(cluster) as connected:
+        report = build_index(paths, index_dir, embedder=connected.embedder(embedder), _executor=connected.executor,
+                             **options)
+    return replace(report, workers=connected.workers, cluster=cluster)
 
 
 WORKERS_ENV = "ASEANCYBERDOCS_WORKERS"
@@ -279,11 +310,13 @@ def _read_sources(
     embedder: Embedder,
     workers: int | None,
     used: list[int],
+    executor: Executor | None = None,
 ) -> Iterable[tuple[Path, _Read | SkippedFile]]:
     """Each file's document and passages, or why it was skipped, in the order of ``files``.
 
     Files unchanged since the previous build are taken from it; the others are read and split in
-    ``workers`` processes (PDF parsing is pure Python and holds one core per file).
+    ``workers`` processes (PDF parsing is pure Python and holds one core per file), or as tasks
+    of ``executor`` (a cluster's) when one is given.
     """
     reused: dict[Path, _Read] = {}
     for path in files:
@@ -294,6 +327,13 @@ def _read_sources(
         except OSError:
             pass  # read it: load_document names the problem
     to_read = [path for path in files if path not in reused]
+    if executor is not None:
+        used.append(1)
+        futures = {path: executor.submit(_read_one, path, catalog, max_tokens, embedder.count_tokens)
+                   for path in to_read}
+        for path in files:
+            yield path, reused[path] if path in reused else futures[path].result()
+        return
     count = _worker_count(workers, len(to_read))
     count_tokens = embedder.count_tokens
     if count > 1:
