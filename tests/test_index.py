@@ -23,13 +23,12 @@ from aseancyberdocs.errors import (
     ModelMismatchError,
 )
 from aseancyberdocs.index import (
-    DOCUMENTS_FILE,
     FORMAT_VERSION,
     MANIFEST_FILE,
-    PASSAGES_FILE,
     build_index_from_documents,
     open_index,
 )
+from aseancyberdocs.store import PASSAGE_DOCS_FILE, STORE_FILE, Store
 from aseancyberdocs.passages import document_context, embedding_text
 from aseancyberdocs.types import Passage
 
@@ -92,11 +91,13 @@ def test_manifest_describes_the_build(built_index, documents, embedder):
     assert manifest["built"] and manifest["build_seconds"] >= 0
 
 
-def test_passages_jsonl_line_i_is_vector_i(built_index, embedder):
-    lines = (built_index / PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
+def test_store_row_i_is_vector_i(built_index, embedder):
+    store = Store(built_index / STORE_FILE)
     library = open_index(built_index, embedder=embedder)
-    for line, passage, vector in zip(lines, library.passages, library.vectors()):
-        assert Passage.from_dict(json.loads(line)) == passage
+    stored = store.passages(range(store.passage_count))
+    assert len(stored) == len(library.passages) == len(library.vectors())
+    for row, (passage, vector) in enumerate(zip(library.passages, library.vectors())):
+        assert stored[row] == passage
         np.testing.assert_array_equal(
             vector, embedder.encode([embedding_text(passage, library.documents[passage.doc_id])])[0]
         )
@@ -313,9 +314,10 @@ def test_unknown_format_version(built_index):
 
 
 def test_altered_file_is_an_integrity_error(built_index):
-    path = built_index / PASSAGES_FILE
-    path.write_text(path.read_text().replace("critical", "CRITICAL"))
-    with pytest.raises(IndexIntegrityError, match="passages.jsonl"):
+    path = built_index / STORE_FILE
+    assert b"critical" in path.read_bytes()
+    path.write_bytes(path.read_bytes().replace(b"critical", b"CRITICAL"))
+    with pytest.raises(IndexIntegrityError, match="store.sqlite"):
         open_index(built_index)
 
 
@@ -395,7 +397,8 @@ def test_no_pickle_is_written_or_read(tmp_path, documents, monkeypatch):
     assert not [name for name in names if name.endswith((".pkl", ".pickle", ".joblib"))]
     cache = np.load(index_dir / "cache-vectors.npy", allow_pickle=False)
     assert cache.dtype == np.float32
-    for name in ("passages.jsonl", "documents.jsonl", "cache-keys.jsonl"):
+    assert (index_dir / STORE_FILE).read_bytes().startswith(b"SQLite format 3\x00")
+    for name in ("cache-keys.jsonl",):
         for line in (index_dir / name).read_text(encoding="utf-8").splitlines():
             json.loads(line)
 
@@ -534,7 +537,7 @@ def test_a_parallel_build_equals_a_one_process_build(tmp_path, corpus_dir, monke
         len(sources), one.passages, one.embedded)
     assert one.passages > 40 and not one.skipped
     assert (one.workers, two.workers) == (1, 2)
-    for name in (PASSAGES_FILE, DOCUMENTS_FILE):
+    for name in (STORE_FILE, PASSAGE_DOCS_FILE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     first, second = open_index(tmp_path / "one"), open_index(tmp_path / "two")
     np.testing.assert_array_equal(first.vectors(), second.vectors())

@@ -1,0 +1,200 @@
+"""SQLite against Arrow IPC (memory-mapped) as the on-disk passage and document store.
+
+    python3 benchmarks/store_compare.py --index /path/to/format-1-index [--replicate 1000000]
+
+Reads the passages and documents of a format-1 index (passages.jsonl, documents.jsonl), writes
+them once as a SQLite file and once as Arrow IPC files, optionally replicated (each copy gets new
+passage and document ids) up to ``--replicate`` passages, and measures for each: bytes on disk,
+open time, the time to fetch 10 random passages with their documents' metadata as Python objects
+(median of 200 draws), the time to read one document's text, and the resident memory the opened
+store adds to a fresh process (VmRSS after open and 200 fetches, minus VmRSS before open). Each
+measurement runs in a fresh subprocess. Needs pyarrow for the Arrow side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PASSAGE_COLUMNS = ("passage_id", "doc_row", "label", "kind", "text", "start", "end", "page_from", "page_to",
+                   "label_from", "label_to", "context", "part", "parts")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def read_format1(index: Path, replicate: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    documents = [json.loads(line) for line in (index / "documents.jsonl").read_text().splitlines() if line]
+    passages = [json.loads(line) for line in (index / "passages.jsonl").read_text().splitlines() if line]
+    row_of = {document["doc_id"]: row for row, document in enumerate(documents)}
+    base_docs = []
+    for document in documents:
+        text = document.pop("text")
+        base_docs.append((document, text))
+    base_passages = []
+    for passage in passages:
+        record = dict(passage)
+        record["doc_row"] = row_of[record.pop("doc_id")]
+        record["page_from"], record["page_to"] = record.pop("pages")
+        record["label_from"], record["label_to"] = record.pop("page_labels")
+        base_passages.append(record)
+    out_docs, out_passages = [], []
+    copies = max(1, -(-replicate // len(base_passages))) if replicate else 1
+    for copy in range(copies):
+        suffix = f"~{copy}" if copy else ""
+        for document, text in base_docs:
+            out_docs.append({**document, "doc_id": document["doc_id"] + suffix, "text": text})
+        for passage in base_passages:
+            if replicate and len(out_passages) >= replicate:
+                break
+            out_passages.append({**passage, "passage_id": passage["passage_id"] + suffix,
+                                 "doc_row": passage["doc_row"] + copy * len(base_docs)})
+    return out_passages, out_docs
+
+
+def write_sqlite(path: Path, passages: list[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("CREATE TABLE documents (row INTEGER PRIMARY KEY, doc_id TEXT, meta TEXT, text TEXT)")
+    db.execute(f"CREATE TABLE passages (row INTEGER PRIMARY KEY, {', '.join(PASSAGE_COLUMNS)})")
+    db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?)",
+                   ((row, d["doc_id"], json.dumps({k: v for k, v in d.items() if k != "text"}), d["text"])
+                    for row, d in enumerate(documents)))
+    marks = ", ".join("?" * (len(PASSAGE_COLUMNS) + 1))
+    db.executemany(f"INSERT INTO passages VALUES ({marks})",
+                   ((row, *(p.get(c) for c in PASSAGE_COLUMNS)) for row, p in enumerate(passages)))
+    db.commit()
+    db.execute("VACUUM")
+    db.close()
+
+
+def write_arrow(folder: Path, passages: list[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+
+    folder.mkdir()
+    table = pa.Table.from_pylist([{c: p.get(c) for c in PASSAGE_COLUMNS} for p in passages])
+    with pa.OSFile(str(folder / "passages.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=4096)
+    docs = pa.table({
+        "doc_id": [d["doc_id"] for d in documents],
+        "meta": [json.dumps({k: v for k, v in d.items() if k != "text"}) for d in documents],
+        "text": pa.array([d["text"] for d in documents], type=pa.large_string()),
+    })
+    with pa.OSFile(str(folder / "documents.arrow"), "wb") as sink, pa.ipc.new_file(sink, docs.schema) as writer:
+        writer.write_table(docs, max_chunksize=256)
+
+
+def child(kind: str, path: str, count: int, docs: int) -> dict[str, Any]:
+    """Open the store, fetch 200 x 10 random passages with their documents' metadata, one text."""
+    import numpy as np  # noqa: F401  (the library imports numpy anyway: keep it out of the delta)
+
+    rng = random.Random(7)
+    before = rss_mb()
+    started = time.perf_counter()
+    if kind == "sqlite":
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+        def fetch(rows: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+            marks = ",".join("?" * len(rows))
+            got = {r[0]: dict(zip(PASSAGE_COLUMNS, r[1:])) for r in db.execute(
+                f"SELECT row, {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE row IN ({marks})", rows)}
+            wanted = sorted({p["doc_row"] for p in got.values()})
+            metas = {r[0]: json.loads(r[1]) for r in db.execute(
+                f"SELECT row, meta FROM documents WHERE row IN ({','.join('?' * len(wanted))})", wanted)}
+            return [(got[row], metas[got[row]["doc_row"]]) for row in rows]
+
+        def text(row: int) -> str:
+            return db.execute("SELECT text FROM documents WHERE row = ?", (row,)).fetchone()[0]
+    else:
+        import pyarrow as pa
+
+        passages = pa.ipc.open_file(pa.memory_map(f"{path}/passages.arrow")).read_all()
+        documents = pa.ipc.open_file(pa.memory_map(f"{path}/documents.arrow")).read_all()
+        metas_column, texts_column = documents.column("meta"), documents.column("text")
+
+        def fetch(rows: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+            # slice: zero-copy, reads only the record batch holding the row (take() would
+            # concatenate the chunks of every column first)
+            got = [passages.slice(row, 1).to_pylist()[0] for row in rows]
+            return [(p, json.loads(metas_column[p["doc_row"]].as_py())) for p in got]
+
+        def text(row: int) -> str:
+            return texts_column[row].as_py()
+    opened = time.perf_counter() - started
+    times = []
+    for _ in range(200):
+        rows = [rng.randrange(count) for _ in range(10)]
+        started = time.perf_counter()
+        fetch(rows)
+        times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    text(rng.randrange(docs))
+    text_ms = (time.perf_counter() - started) * 1000
+    return {"open_ms": opened * 1000, "fetch10_ms": statistics.median(times) * 1000,
+            "fetch10_p95_ms": sorted(times)[int(0.95 * len(times))] * 1000, "text_ms": text_ms,
+            "rss_added_mb": rss_mb() - before}
+
+
+def measure(kind: str, path: Path, count: int, docs: int) -> dict[str, Any]:
+    output = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(count), str(docs)],
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output)
+
+
+def size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--replicate", type=int, default=0, help="replicate to this many passages")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    passages, documents = read_format1(args.index, args.replicate)
+    work = Path(tempfile.mkdtemp(prefix="store-compare-", dir=args.work))
+    rows = {}
+    for kind, writer, path in (("sqlite", write_sqlite, work / "store.sqlite"), ("arrow", write_arrow, work / "arrow")):
+        started = time.perf_counter()
+        writer(path, passages, documents)
+        written = time.perf_counter() - started
+        runs = [measure(kind, path, len(passages), len(documents)) for _ in range(3)]
+        row = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        row.update(write_s=written, disk_mb=size_of(path) / 1e6)
+        rows[kind] = row
+        print(kind, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from aseancyberdocs.index import sampled_sha256, sha256_file
+
+    for name, digest in (("full sha256", sha256_file), ("sampled sha256", sampled_sha256)):
+        started = time.perf_counter()
+        digest(work / "store.sqlite")
+        print(f"{name} of store.sqlite: {(time.perf_counter() - started) * 1000:.1f} ms", flush=True)
+    print(f"passages={len(passages)} documents={len(documents)} jsonl_mb="
+          f"{(size_of(args.index / 'passages.jsonl') + size_of(args.index / 'documents.jsonl')) / 1e6:.1f} (base)")
+    import shutil
+
+    shutil.rmtree(work)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
