@@ -1,8 +1,8 @@
 """SQLite against Arrow IPC (memory-mapped) as the on-disk passage and document store.
 
-    python3 benchmarks/store_compare.py --index /path/to/format-1-index [--replicate 1000000]
+    python3 benchmarks/store_compare.py --index /path/to/index [--replicate 1000000]
 
-Reads the passages and documents of a format-1 index (passages.jsonl, documents.jsonl), writes
+Reads the passages and documents of an index (format 1 or 2), writes
 them once as a SQLite file and once as Arrow IPC files, optionally replicated (each copy gets new
 passage and document ids) up to ``--replicate`` passages, and measures for each: bytes on disk,
 open time, the time to fetch 10 random passages with their documents' metadata as Python objects
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 PASSAGE_COLUMNS = ("passage_id", "doc_row", "label", "kind", "text", "start", "end", "page_from", "page_to",
-                   "label_from", "label_to", "context", "part", "parts")
+                   "label_from", "label_to", "context", "part", "parts")  # the Arrow schema
 
 
 def rss_mb() -> float:
@@ -38,8 +36,15 @@ def rss_mb() -> float:
 
 
 def read_format1(index: Path, replicate: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    documents = [json.loads(line) for line in (index / "documents.jsonl").read_text().splitlines() if line]
-    passages = [json.loads(line) for line in (index / "passages.jsonl").read_text().splitlines() if line]
+    if (index / "documents.jsonl").is_file():  # format 1
+        documents = [json.loads(line) for line in (index / "documents.jsonl").read_text().splitlines() if line]
+        passages = [json.loads(line) for line in (index / "passages.jsonl").read_text().splitlines() if line]
+    else:
+        from aseancyberdocs.index import open_index
+
+        library = open_index(index)
+        documents = [document.to_dict() for document in library.documents.values()]
+        passages = [passage.to_dict() for passage in library.passages]
     row_of = {document["doc_id"]: row for row, document in enumerate(documents)}
     base_docs = []
     for document in documents:
@@ -67,20 +72,21 @@ def read_format1(index: Path, replicate: int) -> tuple[list[dict[str, Any]], lis
 
 
 def write_sqlite(path: Path, passages: list[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("CREATE TABLE documents (row INTEGER PRIMARY KEY, doc_id TEXT, meta TEXT, text TEXT)")
-    db.execute(f"CREATE TABLE passages (row INTEGER PRIMARY KEY, {', '.join(PASSAGE_COLUMNS)})")
-    db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?)",
-                   ((row, d["doc_id"], json.dumps({k: v for k, v in d.items() if k != "text"}), d["text"])
-                    for row, d in enumerate(documents)))
-    marks = ", ".join("?" * (len(PASSAGE_COLUMNS) + 1))
-    db.executemany(f"INSERT INTO passages VALUES ({marks})",
-                   ((row, *(p.get(c) for c in PASSAGE_COLUMNS)) for row, p in enumerate(passages)))
-    db.commit()
-    db.execute("VACUUM")
-    db.close()
+    """The library's own store (aseancyberdocs.store.write_store)."""
+    from aseancyberdocs.store import write_store
+    from aseancyberdocs.types import Document, Passage
+
+    path.mkdir()
+    names = [record["doc_id"] for record in documents]
+    write_store(
+        path,
+        [Document.from_dict(record) for record in documents],
+        (Passage.from_dict({**{k: v for k, v in record.items() if k not in ("doc_row", "page_from", "page_to",
+                                                                           "label_from", "label_to")},
+                            "doc_id": names[record["doc_row"]], "pages": (record["page_from"], record["page_to"]),
+                            "page_labels": (record["label_from"], record["label_to"])})
+         for record in passages),
+    )
 
 
 def write_arrow(folder: Path, passages: list[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
@@ -101,25 +107,31 @@ def write_arrow(folder: Path, passages: list[dict[str, Any]], documents: list[di
 
 def child(kind: str, path: str, count: int, docs: int) -> dict[str, Any]:
     """Open the store, fetch 200 x 10 random passages with their documents' metadata, one text."""
-    import numpy as np  # noqa: F401  (the library imports numpy anyway: keep it out of the delta)
+    import numpy as np
 
     rng = random.Random(7)
     before = rss_mb()
     started = time.perf_counter()
     if kind == "sqlite":
-        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        from aseancyberdocs.store import (
+            PASSAGE_DOCS_FILE,
+            STORE_FILE,
+            DocumentRows,
+            PassageRows,
+            Store,
+        )
 
-        def fetch(rows: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-            marks = ",".join("?" * len(rows))
-            got = {r[0]: dict(zip(PASSAGE_COLUMNS, r[1:])) for r in db.execute(
-                f"SELECT row, {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE row IN ({marks})", rows)}
-            wanted = sorted({p["doc_row"] for p in got.values()})
-            metas = {r[0]: json.loads(r[1]) for r in db.execute(
-                f"SELECT row, meta FROM documents WHERE row IN ({','.join('?' * len(wanted))})", wanted)}
-            return [(got[row], metas[got[row]["doc_row"]]) for row in rows]
+        store = Store(Path(path) / STORE_FILE)
+        passage_rows = PassageRows(store, np.load(Path(path) / PASSAGE_DOCS_FILE, mmap_mode="r"))
+        document_rows = DocumentRows(store)
+
+        def fetch(rows: list[int]) -> list[Any]:
+            found = store.passages(rows)  # one query, as search's hits
+            return [(passage, document_rows[passage.doc_id].title) for passage in found]
 
         def text(row: int) -> str:
-            return db.execute("SELECT text FROM documents WHERE row = ?", (row,)).fetchone()[0]
+            return document_rows[store.doc_ids[row]].text
+        assert len(passage_rows) == count
     else:
         import pyarrow as pa
 
@@ -160,6 +172,9 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))))
@@ -172,7 +187,7 @@ def main() -> int:
     passages, documents = read_format1(args.index, args.replicate)
     work = Path(tempfile.mkdtemp(prefix="store-compare-", dir=args.work))
     rows = {}
-    for kind, writer, path in (("sqlite", write_sqlite, work / "store.sqlite"), ("arrow", write_arrow, work / "arrow")):
+    for kind, writer, path in (("sqlite", write_sqlite, work / "store"), ("arrow", write_arrow, work / "arrow")):
         started = time.perf_counter()
         writer(path, passages, documents)
         written = time.perf_counter() - started
@@ -181,15 +196,13 @@ def main() -> int:
         row.update(write_s=written, disk_mb=size_of(path) / 1e6)
         rows[kind] = row
         print(kind, json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from aseancyberdocs.index import sampled_sha256, sha256_file
 
     for name, digest in (("full sha256", sha256_file), ("sampled sha256", sampled_sha256)):
         started = time.perf_counter()
-        digest(work / "store.sqlite")
+        digest(work / "store" / "store.sqlite")
         print(f"{name} of store.sqlite: {(time.perf_counter() - started) * 1000:.1f} ms", flush=True)
-    print(f"passages={len(passages)} documents={len(documents)} jsonl_mb="
-          f"{(size_of(args.index / 'passages.jsonl') + size_of(args.index / 'documents.jsonl')) / 1e6:.1f} (base)")
+    print(f"passages={len(passages)} documents={len(documents)}")
     import shutil
 
     shutil.rmtree(work)

@@ -71,6 +71,7 @@ def test_rows_read_back_equal_what_was_written(written):
 def test_quotes_are_the_source_text(written):
     folder, _, passages = written
     _, rows, docs = _opened(folder)
+    assert len(rows) == len(passages)
     for passage in rows:
         assert docs[passage.doc_id].text[passage.start : passage.end] == passage.text
 
@@ -132,7 +133,7 @@ def test_threads_share_one_store(written):
                 passage = rows[row]
                 assert passage == passages[row]
                 assert docs[passage.doc_id].text[passage.start : passage.end] == passage.text
-        except BaseException as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=read, args=(offset,)) for offset in range(3)]

@@ -47,7 +47,15 @@ from .errors import (
     SkippedFilesError,
 )
 from .passages import embedding_text
-from .store import PASSAGE_DOCS_FILE, STORE_FILE, DocumentRows, PassageRows, Store, document_rows, write_store
+from .store import (
+    PASSAGE_DOCS_FILE,
+    STORE_FILE,
+    DocumentRows,
+    PassageRows,
+    Store,
+    document_rows,
+    write_store,
+)
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
 
 if TYPE_CHECKING:
