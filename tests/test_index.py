@@ -589,6 +589,7 @@ def test_a_format_1_index_is_refused_and_a_build_migrates_it_reusing_its_vectors
     embedder = FakeEmbedder()
     report = build_index([tmp_path / "2024-01-01-first.md"], index_dir, embedder=embedder)
     assert embedder.calls == 0 and report.reused == len(passages) and report.embedded == 0
+    assert report.documents_reused == 1  # read by the same code: not parsed again
     after = open_index(index_dir, embedder=FakeEmbedder())
     assert after.manifest["format_version"] == FORMAT_VERSION == 2
     assert after.passages == passages

@@ -585,6 +585,10 @@ def _reusable_documents(index_path: Path, fingerprint: str) -> dict[str, tuple[D
     """The previous index's documents and passages by source path, if read by the same code."""
     try:
         library = open_index(index_path)
+    except IndexVersionError:  # an older format: migrated by this build, its documents reused if it can
+        from .legacy import format1_documents
+
+        return format1_documents(index_path, fingerprint)
     except AseanCyberDocsError:
         return {}
     if library.manifest.get("parser_fingerprint") != fingerprint:
