@@ -7,7 +7,9 @@ only when ``document.text`` is first used. Only the hits of a query become objec
 
 Files (in the index folder)::
 
-    store.sqlite       tables ``documents(row, doc_id, meta, text)`` and ``passages(row, doc_row, ...)``
+    store.sqlite       tables ``documents(row, doc_id, meta)``, ``texts(row, text)`` (a document's
+                       clean text, apart so that reading ids and metadata never pages through
+                       texts) and ``passages(row, doc_row, ...)``
     passage-docs.npy   the document row of each passage (int32), for what needs every row at once
 
 SQLite (standard library) was chosen over Arrow IPC memory-mapped files by measuring both on the
@@ -64,18 +66,18 @@ def write_store(folder: Path, documents: Sequence[Document], passages: Iterable[
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         db.execute(f"PRAGMA user_version={STORE_VERSION}")
-        db.execute("CREATE TABLE documents (row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, meta TEXT NOT NULL, "
-                   "text TEXT NOT NULL)")
+        db.execute("CREATE TABLE documents (row INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, meta TEXT NOT NULL)")
+        db.execute("CREATE TABLE texts (row INTEGER PRIMARY KEY, text TEXT NOT NULL)")
         db.execute(f"CREATE TABLE passages (row INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, "
                    f"{', '.join(_PASSAGE_COLUMNS)})")
         db.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?)",
             (
-                (row, document.doc_id, json.dumps(document.to_dict(with_text=False), ensure_ascii=False, default=str),
-                 document.text)
+                (row, document.doc_id, json.dumps(document.to_dict(with_text=False), ensure_ascii=False, default=str))
                 for row, document in enumerate(documents)
             ),
         )
+        db.executemany("INSERT INTO texts VALUES (?, ?)", enumerate(document.text for document in documents))
 
         def passage_rows() -> Iterator[tuple[Any, ...]]:
             for row, passage in enumerate(passages):
@@ -182,7 +184,7 @@ class Store:
 
     def text(self, row: int) -> str:
         """The clean text of document ``row``."""
-        records = self._query("SELECT text FROM documents WHERE row = ?", (row,))
+        records = self._query("SELECT text FROM texts WHERE row = ?", (row,))
         if not records or not isinstance(records[0][0], str):
             raise IndexIntegrityError(f"{self.path}: document row {row} has no text")
         return records[0][0]
