@@ -235,6 +235,9 @@ def section(results: list[dict[str, Any]], command: str) -> str:
                 f"{row['import_ms']:.0f} | {row['open_ms']:.1f} | {row['fetch10_ms']:.2f} | {row['fetch10_p95_ms']:.2f} | "
                 f"{row['text_ms']:.2f} | {row['rss_added_mb']:.1f} |"
             )
+    lines += ["", ("Import: for SQLite, `aseancyberdocs.store` and the package (which a search process imports "
+                   "anyway; sqlite3 is in the standard library); for Arrow, pyarrow. Open: the store's ids and row "
+                   "count (SQLite), the two IPC files (Arrow).")]
     lines += ["", "Checking the store at open, whole sha256 against the sampled one (`index.sampled_sha256`):", "",
               "| passages | whole sha256 (ms) | sampled (ms) |", "|---:|---:|---:|"]
     lines += [f"| {r['passages']:,} | {r['sha256_ms']:.0f} | {r['sampled_sha256_ms']:.0f} |" for r in results]

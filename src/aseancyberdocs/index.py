@@ -1108,7 +1108,10 @@ def sampled_sha256(path: Path) -> str:
 class Library:
     """An opened index: documents, passages and their vectors, searchable.
 
-    Use ``open_index`` to get one. The embedding model and FAISS load on first use.
+    Use ``open_index`` to get one. The embedding model and FAISS load on first use. ``passages``
+    (row i = vector i) and ``documents`` (by ``doc_id``) read the index's store row by row
+    (store.py): only what is asked for becomes Python objects, and a document's text is read when
+    first used.
 
     Example:
         >>> library = open_index()  # doctest: +SKIP
