@@ -57,6 +57,7 @@ from .store import (
     write_store,
 )
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
+from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, RescoredIndex, build_ivfpq
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -444,7 +445,8 @@ def build_index_from_documents(
     distinct = list(dict.fromkeys(keys))
     cache_matrix = np.stack([cache[key] for key in distinct]).astype(np.float32, copy=False)
     row_of = {key: row for row, key in enumerate(distinct)}
-    vectors = cache_matrix[[row_of[key] for key in keys]]
+    cache_rows = np.array([row_of[key] for key in keys], dtype=np.int64)
+    vectors = cache_matrix[cache_rows]
 
     manifest = _manifest(
         embedder=embedder,
@@ -463,6 +465,7 @@ def build_index_from_documents(
         documents=documents,
         cache_keys=distinct,
         cache_vectors=cache_matrix,
+        cache_rows=cache_rows,
         model=_vector_model(embedder),
         started=started,
     )
@@ -666,15 +669,19 @@ def _manifest(
 # Index types. Exact search (IndexFlatIP) is kept up to HNSW_ABOVE vectors: it needs no build
 # and has full recall, and benchmarks/RESULTS.md ("FAISS index types at scale") shows a single query
 # stays in milliseconds there; past it HNSW is faster per query, at a build that grows to minutes.
-INDEX_TYPES = ("auto", "flat", "hnsw")
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
 HNSW_ABOVE = 300_000
+# Past IVFPQ_ABOVE vectors an HNSW graph with its float vectors (about 1.8 KB a passage) would
+# take most of the memory of a search machine: IVF-PQ codes (dimension / 8 bytes a passage) with
+# the short list re-scored from the memory-mapped vectors (vectors.py); benchmarks/RESULTS.md.
+IVFPQ_ABOVE = 2_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 128
 
 
 def faiss_type_for(index_type: str, vectors: int) -> str:
-    """The FAISS index class for ``index_type`` ("flat", "hnsw" or "auto": by corpus size).
+    """The FAISS index class for ``index_type`` ("flat", "hnsw", "ivfpq" or "auto": by corpus size).
 
     Raises:
         ValueError: an unknown ``index_type``.
@@ -686,8 +693,8 @@ def faiss_type_for(index_type: str, vectors: int) -> str:
     if index_type not in INDEX_TYPES:
         raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
     if index_type == "auto":
-        index_type = "hnsw" if vectors > HNSW_ABOVE else "flat"
-    return "IndexHNSWFlat" if index_type == "hnsw" else "IndexFlatIP"
+        index_type = "ivfpq" if vectors > IVFPQ_ABOVE else "hnsw" if vectors > HNSW_ABOVE else "flat"
+    return {"hnsw": "IndexHNSWFlat", "ivfpq": IVFPQ_TYPE}.get(index_type, "IndexFlatIP")
 
 
 def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
@@ -695,6 +702,8 @@ def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
     import faiss
 
     dimension = vectors.shape[1]
+    if faiss_type == IVFPQ_TYPE:
+        return build_ivfpq(vectors)
     if faiss_type == "IndexHNSWFlat":
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -730,6 +739,7 @@ def _write_index(
     cache_vectors: np.ndarray,
     model: str,
     started: float,
+    cache_rows: np.ndarray | None = None,
 ) -> None:
     import faiss
 
@@ -746,6 +756,11 @@ def _write_index(
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
         search_files = _write_search_files(work, passages, documents)
+        if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # re-scored from the vector cache: its row of each passage
+            assert cache_rows is not None, "an IVF-PQ index needs the cache row of each passage"
+            with open(work / RESCORE_ROWS_FILE, "wb") as handle:
+                np.save(handle, np.asarray(cache_rows, dtype=np.int64), allow_pickle=False)
+            search_files.append(RESCORE_ROWS_FILE)
         manifest = dict(manifest)
         manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
         manifest["sampled"] = {
@@ -980,7 +995,7 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     # very file whose hash was checked: a build replacing the index meanwhile makes the check fail
     # (and open_index read again), never a mix of two builds.
     store_path = index_path / STORE_FILE
-    before = _file_id(store_path)
+    before, cache_id = _file_id(store_path), _file_id(index_path / CACHE_VECTORS_FILE)
     snapshot = _verify_files(index_path, manifest)
     store = Store(store_path)
     try:
@@ -1001,10 +1016,37 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
         store.close()
         raise
     library = Library(index_path, manifest, DocumentRows(store), PassageRows(store, doc_rows))
+    if manifest.get("settings", {}).get("faiss") == IVFPQ_TYPE:
+        library._rescore = _rescore_vectors(index_path, snapshot, cache_id, store.passage_count)
     library._faiss_bytes = snapshot.pop(FAISS_FILE)
     # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes).
     library._file_bytes = snapshot
     return library
+
+
+def _rescore_vectors(
+    index_path: Path, snapshot: dict[str, bytes], cache_id: tuple[int, ...] | None, passages: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The memory-mapped vector cache and the cache row of each passage, for an IVF-PQ index."""
+    import io
+
+    if RESCORE_ROWS_FILE not in snapshot:
+        raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_ROWS_FILE} in its manifest")
+    try:
+        vectors = np.load(index_path / CACHE_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        rows = np.load(io.BytesIO(snapshot.pop(RESCORE_ROWS_FILE)), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc
+    if _file_id(index_path / CACHE_VECTORS_FILE) != cache_id:
+        raise IndexIntegrityError(f"{index_path}: {CACHE_VECTORS_FILE} was replaced while the index was opened")
+    if (
+        vectors.ndim != 2
+        or rows.shape != (passages,)
+        or rows.dtype.kind not in "iu"
+        or (passages and (int(rows.min()) < 0 or int(rows.max()) >= len(vectors)))
+    ):
+        raise IndexIntegrityError(f"{index_path}: {RESCORE_ROWS_FILE} does not match {CACHE_VECTORS_FILE}")
+    return vectors, rows
 
 
 def _file_id(path: Path) -> tuple[int, ...] | None:
@@ -1133,6 +1175,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._faiss: Any = None
         self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
+        self._rescore: tuple[np.ndarray, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
         self._citations: dict[int, Citation] = {}
 
     def __repr__(self) -> str:
@@ -1185,6 +1228,8 @@ class Library:
             except RuntimeError as exc:  # FAISS reports a malformed file this way
                 raise IndexIntegrityError(f"{self.index_dir}: {FAISS_FILE} is not a FAISS index: {exc}") from exc
             self._faiss_bytes = None
+            if self._rescore is not None:
+                flat = RescoredIndex(flat, *self._rescore)
             if flat.ntotal != len(self.passages) or flat.d != int(self.manifest["model"]["dimension"]):
                 raise IndexIntegrityError(
                     f"{self.index_dir}: {FAISS_FILE} holds {flat.ntotal} vectors of dimension {flat.d}, "

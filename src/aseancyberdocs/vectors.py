@@ -24,8 +24,8 @@ import numpy as np
 RESCORE_ROWS_FILE = "rescore-rows.npy"
 IVFPQ_TYPE = "IndexIVFPQ"
 # Short list re-scored exactly: RESCORE_FACTOR times k, at least RESCORE_MIN rows.
-RESCORE_FACTOR = 10
-RESCORE_MIN = 100
+RESCORE_FACTOR = 30
+RESCORE_MIN = 300
 NPROBE = 32
 _TRAIN_PER_CENTROID = 39  # FAISS wants about 39 training points per centroid
 _SAMPLE_PER_CENTROID = 64  # k-means trained on at most this many points per centroid...
