@@ -57,7 +57,7 @@ from .store import (
     write_store,
 )
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
-from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, RescoredIndex, build_ivfpq
+from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, RescoredIndex, build_ivfpq, map_vectors
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -1033,7 +1033,7 @@ def _rescore_vectors(
     if RESCORE_ROWS_FILE not in snapshot:
         raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_ROWS_FILE} in its manifest")
     try:
-        vectors = np.load(index_path / CACHE_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        vectors = map_vectors(index_path / CACHE_VECTORS_FILE)
         rows = np.load(io.BytesIO(snapshot.pop(RESCORE_ROWS_FILE)), allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc

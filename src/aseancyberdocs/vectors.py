@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,21 @@ NPROBE = 32
 _TRAIN_PER_CENTROID = 39  # FAISS wants about 39 training points per centroid
 _SAMPLE_PER_CENTROID = 64  # k-means trained on at most this many points per centroid...
 _TRAIN_ITERATIONS = 10  # ...for this many rounds: the short list is re-scored exactly anyway
+
+
+def map_vectors(path: Path) -> np.ndarray:
+    """The float vectors of a .npy file, memory-mapped for reads of scattered rows.
+
+    The kernel is told the reads are random (MADV_RANDOM): else each row read faults in the
+    pages around it too, and a few hundred queries bring the whole file into memory.
+    """
+    vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+    mapped = getattr(vectors, "_mmap", None)
+    if mapped is not None and hasattr(mapped, "madvise"):
+        import mmap
+
+        mapped.madvise(mmap.MADV_RANDOM)
+    return vectors
 
 
 def ivfpq_shape(vectors: int, dimension: int) -> tuple[int, int, int]:
