@@ -6,7 +6,7 @@ Replicates the index's passage vectors with small noise (near-duplicates, like a
 to each size, builds both indexes and measures, each in a fresh process: the resident memory the
 loaded index adds (VmRSS after loading it and answering the queries, minus before), single-query
 latency (median and p95 of 200 queries) and, for IVF-PQ, recall@10 against exact search. The
-re-scoring vectors are a memory-mapped .npy file, as the vector cache of an index folder is.
+re-scoring vectors are read from a .npy file, as from the vector cache of an index folder.
 Writes its section of benchmarks/RESULTS.md (between the vectors markers).
 """
 
@@ -51,14 +51,14 @@ def replicate(base: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarr
 def child(kind: str, folder: str) -> dict[str, Any]:
     import faiss
 
-    from aseancyberdocs.vectors import RescoredIndex, map_vectors
+    from aseancyberdocs.vectors import RescoredIndex, VectorRows
 
     queries = np.load(Path(folder) / "queries.npy")
     before = rss_mb()
     started = time.perf_counter()
     index = faiss.read_index(str(Path(folder) / f"{kind}.faiss"))
     if kind == "ivfpq":
-        vectors = map_vectors(Path(folder) / "vectors.npy")
+        vectors = VectorRows(Path(folder) / "vectors.npy")
         index = RescoredIndex(index, vectors, np.arange(len(vectors)))
     loaded = time.perf_counter() - started
     times, ids = [], []
@@ -124,9 +124,9 @@ def section(results: list[dict[str, Any]], command: str) -> str:
          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, a machine shared with other work while it ran. "
          "Real passage vectors replicated with small noise, 384 dimensions; 200 queries, one at a time on one "
          "thread; each index loaded in a fresh process. IVF-PQ: sqrt(n) lists, nprobe 32, 48 sub-quantizers of "
-         "8 bits; its short list (30 k, at least 300 rows) re-scored with the float vectors, memory-mapped "
-         "(`index_type=\"ivfpq\"`, src/aseancyberdocs/vectors.py), read as random access (MADV_RANDOM). "
-         "RSS added: after loading and the queries, minus before (file pages of the memory map included)."), "",
+         "8 bits; its short list (30 k, at least 300 rows) re-scored with the float vectors "
+         "(`index_type=\"ivfpq\"`, src/aseancyberdocs/vectors.py), read from the file row by row (`VectorRows`). "
+         "RSS added: after loading and the queries, minus before."), "",
         ("| vectors | index | build (s) | file (MB) | RSS added (MB) | query p50 (ms) | query p95 (ms) | "
          "recall@10 |"),
         "|---:|---|---:|---:|---:|---:|---:|---:|",

@@ -92,3 +92,22 @@ def test_the_ivfpq_short_list_rescored_finds_the_exact_neighbours():
     assert recall >= 0.95
     np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[ids]), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(index.reconstruct_n(0, 6000), vectors)
+
+
+def test_vector_rows_read_the_rows_asked_for(tmp_path):
+    import numpy as np
+
+    from aseancyberdocs.vectors import VectorRows
+
+    matrix = np.random.default_rng(5).normal(size=(5000, 16)).astype(np.float32)
+    np.save(tmp_path / "v.npy", matrix)
+    rows = VectorRows(tmp_path / "v.npy")
+    assert rows.shape == (5000, 16) and len(rows) == 5000
+    np.testing.assert_array_equal(rows[[7, 3, 4999, 3]], matrix[[7, 3, 4999, 3]])
+    np.testing.assert_array_equal(rows[-1], matrix[-1])
+    np.testing.assert_array_equal(rows[np.arange(5000)], matrix)  # the large-request path
+    with pytest.raises(IndexError, match="row out of range"):
+        rows[[5000]]
+    np.save(tmp_path / "w.npy", matrix.astype(np.float64))
+    with pytest.raises(ValueError, match="not a 2-D float32 matrix"):
+        VectorRows(tmp_path / "w.npy")

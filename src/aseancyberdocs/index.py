@@ -57,7 +57,7 @@ from .store import (
     write_store,
 )
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
-from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, RescoredIndex, build_ivfpq, map_vectors
+from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, RescoredIndex, VectorRows, build_ivfpq
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -673,7 +673,7 @@ INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
 HNSW_ABOVE = 300_000
 # Past IVFPQ_ABOVE vectors an HNSW graph with its float vectors (about 1.8 KB a passage) would
 # take most of the memory of a search machine: IVF-PQ codes (dimension / 8 bytes a passage) with
-# the short list re-scored from the memory-mapped vectors (vectors.py); benchmarks/RESULTS.md.
+# the short list re-scored from the stored float vectors (vectors.py); benchmarks/RESULTS.md.
 IVFPQ_ABOVE = 2_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
@@ -1026,14 +1026,14 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
 
 def _rescore_vectors(
     index_path: Path, snapshot: dict[str, bytes], cache_id: tuple[int, ...] | None, passages: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The memory-mapped vector cache and the cache row of each passage, for an IVF-PQ index."""
+) -> tuple[VectorRows, np.ndarray]:
+    """The vector cache (rows read on demand) and the cache row of each passage, for an IVF-PQ index."""
     import io
 
     if RESCORE_ROWS_FILE not in snapshot:
         raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_ROWS_FILE} in its manifest")
     try:
-        vectors = map_vectors(index_path / CACHE_VECTORS_FILE)
+        vectors = VectorRows(index_path / CACHE_VECTORS_FILE)
         rows = np.load(io.BytesIO(snapshot.pop(RESCORE_ROWS_FILE)), allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc
@@ -1175,7 +1175,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._faiss: Any = None
         self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
-        self._rescore: tuple[np.ndarray, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
+        self._rescore: tuple[VectorRows, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
         self._citations: dict[int, Citation] = {}
 
     def __repr__(self) -> str:

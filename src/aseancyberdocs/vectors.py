@@ -3,14 +3,15 @@
 An IndexFlatIP holds every vector in memory (1.5 KB a passage at 384 dimensions: 15 GB for ten
 million passages). ``index_type="ivfpq"`` writes an IVF index of product-quantized codes instead
 (``dimension / 8`` bytes a passage) and re-scores its short list exactly: the full-precision
-vectors stay in the index folder's vector cache (``cache-vectors.npy``), memory-mapped, and
-``rescore-rows.npy`` gives the cache row of each passage. Only the rows of a short list are read.
+vectors stay in the index folder's vector cache (``cache-vectors.npy``), read row by row, and
+``rescore-rows.npy`` gives the cache row of each passage. Only the rows of a short list are read
+(``VectorRows``).
 
 ``RescoredIndex`` answers what search.py asks of a FAISS index (``search``, ``reconstruct``,
 ``reconstruct_batch``, ``reconstruct_n``, ``ntotal``, ``d``), so the retrieval code is unchanged.
 
 Example:
-    >>> index = RescoredIndex(ivfpq, np.load("cache-vectors.npy", mmap_mode="r"), rows)  # doctest: +SKIP
+    >>> index = RescoredIndex(ivfpq, VectorRows(Path("cache-vectors.npy")), rows)  # doctest: +SKIP
     >>> scores, ids = index.search(query[None, :], 10)  # doctest: +SKIP
 """
 
@@ -33,19 +34,74 @@ _SAMPLE_PER_CENTROID = 64  # k-means trained on at most this many points per cen
 _TRAIN_ITERATIONS = 10  # ...for this many rounds: the short list is re-scored exactly anyway
 
 
-def map_vectors(path: Path) -> np.ndarray:
-    """The float vectors of a .npy file, memory-mapped for reads of scattered rows.
+class VectorRows:
+    """Rows of a float32 .npy matrix read from the file on demand (``os.pread``), not memory-mapped.
 
-    The kernel is told the reads are random (MADV_RANDOM): else each row read faults in the
-    pages around it too, and a few hundred queries bring the whole file into memory.
+    A short list is a few hundred scattered rows: read one by one, they cost a system call each
+    and no resident memory, where a memory map would keep every page it faulted in (and the
+    kernel faults in the cached pages around each one) in the process's resident set. Large
+    requests (``reconstruct_n``) read through a memory map.
+
+    Raises:
+        ValueError: the file is not a 2-D little-endian float32 .npy matrix in C order.
     """
-    vectors = np.load(path, mmap_mode="r", allow_pickle=False)
-    mapped = getattr(vectors, "_mmap", None)
-    if mapped is not None and hasattr(mapped, "madvise"):
-        import mmap
 
-        mapped.madvise(mmap.MADV_RANDOM)
-    return vectors
+    def __init__(self, path: Path) -> None:
+        import os
+
+        self.path = path
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0}.get(version, np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(handle)
+            self._offset = handle.tell()
+        if len(shape) != 2 or fortran or dtype != np.dtype("<f4"):
+            raise ValueError(f"{path}: not a 2-D float32 matrix in C order ({shape}, {dtype})")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.ndim = 2
+        self._row_bytes = self.shape[1] * 4
+        # Opened once, so that rows are read from the very file checked at open, whatever replaces it.
+        self._fd = os.open(path, os.O_RDONLY)
+        self._pread = os.pread
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self) -> None:
+        import os
+
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        if np.isscalar(rows):
+            return self._read(np.array([int(rows)]))[0]
+        return self._read(np.asarray(rows, dtype=np.int64))
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) and (int(rows.min()) < -len(self) or int(rows.max()) >= len(self)):
+            raise IndexError(f"{self.path}: row out of range (0 to {len(self) - 1})")
+        rows = np.where(rows < 0, rows + len(self), rows)
+        if len(rows) > 4096:  # through a memory map of the same open file, released after
+            import mmap
+
+            mapped = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+            try:
+                matrix = np.frombuffer(mapped, dtype="<f4", count=self.shape[0] * self.shape[1], offset=self._offset)
+                out = matrix.reshape(self.shape)[rows]  # a copy: fancy indexing
+                del matrix
+            finally:
+                mapped.close()
+            return out
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        size = self._row_bytes
+        for number, row in enumerate(rows.tolist()):
+            data = self._pread(self._fd, size, self._offset + row * size)
+            if len(data) != size:
+                raise ValueError(f"{self.path}: row {row} is cut short")
+            out[number] = np.frombuffer(data, dtype="<f4")
+        return out
 
 
 def ivfpq_shape(vectors: int, dimension: int) -> tuple[int, int, int]:
@@ -89,8 +145,8 @@ def build_ivfpq(vectors: np.ndarray, *, seed: int = 1234) -> Any:
 class RescoredIndex:
     """An approximate FAISS index whose short list is re-scored with the exact vectors.
 
-    ``vectors`` holds the full-precision rows (memory-mapped) and ``rows[i]`` is the row of
-    passage i in it.
+    ``vectors`` holds the full-precision rows (a ``VectorRows`` or an array) and ``rows[i]`` is
+    the row of passage i in it.
     """
 
     def __init__(self, index: Any, vectors: np.ndarray, rows: np.ndarray) -> None:
