@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from aseancyberdocs.index import HNSW_ABOVE, build_index_from_documents, faiss_type_for, open_index
+from aseancyberdocs.index import (
+    HNSW_ABOVE,
+    build_index_from_documents,
+    faiss_type_for,
+    open_index,
+)
 
 
 def test_auto_is_exact_for_small_corpora_and_hnsw_for_large():
