@@ -1028,13 +1028,13 @@ def _rescore_vectors(
     index_path: Path, snapshot: dict[str, bytes], cache_id: tuple[int, ...] | None, passages: int
 ) -> tuple[VectorRows, np.ndarray]:
     """The vector cache (rows read on demand) and the cache row of each passage, for an IVF-PQ index."""
-    import io
+    from .npy import array_from_bytes
 
     if RESCORE_ROWS_FILE not in snapshot:
         raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_ROWS_FILE} in its manifest")
     try:
         vectors = VectorRows(index_path / CACHE_VECTORS_FILE)
-        rows = np.load(io.BytesIO(snapshot.pop(RESCORE_ROWS_FILE)), allow_pickle=False)
+        rows = array_from_bytes(snapshot.pop(RESCORE_ROWS_FILE))
     except (OSError, ValueError) as exc:
         raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc
     if _file_id(index_path / CACHE_VECTORS_FILE) != cache_id:
@@ -1059,11 +1059,11 @@ def _file_id(path: Path) -> tuple[int, ...] | None:
 
 def _doc_rows(index_path: Path, data: bytes, store: Store) -> np.ndarray:
     """The document row of each passage, checked against the store's counts."""
-    import io
+    from .npy import array_from_bytes
 
     try:
-        rows = np.load(io.BytesIO(data), allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        rows = array_from_bytes(data)
+    except ValueError as exc:
         raise IndexIntegrityError(f"{index_path}: {PASSAGE_DOCS_FILE} is not a NumPy array: {exc}") from exc
     if (
         rows.ndim != 1

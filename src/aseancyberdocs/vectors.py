@@ -50,11 +50,10 @@ class VectorRows:
         import os
 
         self.path = path
+        from .npy import read_header
+
         with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0}.get(version, np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read_header(handle)
-            self._offset = handle.tell()
+            dtype, fortran, shape, self._offset = read_header(handle.read(65536))
         if len(shape) != 2 or fortran or dtype != np.dtype("<f4"):
             raise ValueError(f"{path}: not a 2-D float32 matrix in C order ({shape}, {dtype})")
         self.shape = (int(shape[0]), int(shape[1]))
