@@ -16,9 +16,11 @@ SQLite (standard library) was chosen over Arrow IPC memory-mapped files by measu
 bundled corpus and on a 1M-passage replica: see benchmarks/RESULTS.md ("Passage store").
 
 Example:
-    >>> names = write_store(folder, documents, passages)  # doctest: +SKIP
+    >>> write_store(folder, documents, passages)  # doctest: +SKIP
+    ['store.sqlite', 'passage-docs.npy']
     >>> store = Store(folder / STORE_FILE)  # doctest: +SKIP
-    >>> PassageRows(store)[0].citation_label  # doctest: +SKIP
+    >>> store.passages([0])[0].label  # doctest: +SKIP
+    'preamble, para. 1'
 """
 
 from __future__ import annotations
