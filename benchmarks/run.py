@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -451,6 +452,12 @@ def write_report(path: Path, results: dict[str, Any]) -> None:
                 f"{cell(ivf, 'build_s', '.1f')} | {cell(ivf, 'single_query_ms', '.2f')} | {cell(ivf, 'recall@10', '.3f')} |"
             )
         lines += ["", "HNSW: M=32, efConstruction=40, efSearch=64. IVF: nlist=4*sqrt(n), nprobe=16.", ""]
+    # Sections other scripts write between <!-- NAME:begin --> and <!-- NAME:end --> are kept.
+    previous = path.read_text(encoding="utf-8") if path.is_file() else ""
+    kept = re.findall(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", previous, flags=re.DOTALL)
+    for name in kept:
+        start, end = previous.index(f"<!-- {name}:begin -->"), previous.index(f"<!-- {name}:end -->")
+        lines += [previous[start : end + len(f"<!-- {name}:end -->")], ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

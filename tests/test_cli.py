@@ -177,7 +177,7 @@ def test_missing_index_exits_1_without_traceback(tmp_path, capsys):
 
 
 def test_corrupt_index_exits_1(built_index, fake_models, capsys):
-    (built_index / "passages.jsonl").write_text("{}\n")
+    (built_index / "store.sqlite").write_text("{}\n")
     assert main(["info", "--index", str(built_index)]) == 1
     assert "has changed since the build" in capsys.readouterr().err
 

@@ -23,13 +23,12 @@ from aseancyberdocs.errors import (
     ModelMismatchError,
 )
 from aseancyberdocs.index import (
-    DOCUMENTS_FILE,
     FORMAT_VERSION,
     MANIFEST_FILE,
-    PASSAGES_FILE,
     build_index_from_documents,
     open_index,
 )
+from aseancyberdocs.store import PASSAGE_DOCS_FILE, STORE_FILE, Store
 from aseancyberdocs.passages import document_context, embedding_text
 from aseancyberdocs.types import Passage
 
@@ -92,11 +91,13 @@ def test_manifest_describes_the_build(built_index, documents, embedder):
     assert manifest["built"] and manifest["build_seconds"] >= 0
 
 
-def test_passages_jsonl_line_i_is_vector_i(built_index, embedder):
-    lines = (built_index / PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
+def test_store_row_i_is_vector_i(built_index, embedder):
+    store = Store(built_index / STORE_FILE)
     library = open_index(built_index, embedder=embedder)
-    for line, passage, vector in zip(lines, library.passages, library.vectors()):
-        assert Passage.from_dict(json.loads(line)) == passage
+    stored = store.passages(range(store.passage_count))
+    assert len(stored) == len(library.passages) == len(library.vectors())
+    for row, (passage, vector) in enumerate(zip(library.passages, library.vectors())):
+        assert stored[row] == passage
         np.testing.assert_array_equal(
             vector, embedder.encode([embedding_text(passage, library.documents[passage.doc_id])])[0]
         )
@@ -313,9 +314,10 @@ def test_unknown_format_version(built_index):
 
 
 def test_altered_file_is_an_integrity_error(built_index):
-    path = built_index / PASSAGES_FILE
-    path.write_text(path.read_text().replace("critical", "CRITICAL"))
-    with pytest.raises(IndexIntegrityError, match="passages.jsonl"):
+    path = built_index / STORE_FILE
+    assert b"critical" in path.read_bytes()
+    path.write_bytes(path.read_bytes().replace(b"critical", b"CRITICAL"))
+    with pytest.raises(IndexIntegrityError, match="store.sqlite"):
         open_index(built_index)
 
 
@@ -395,7 +397,8 @@ def test_no_pickle_is_written_or_read(tmp_path, documents, monkeypatch):
     assert not [name for name in names if name.endswith((".pkl", ".pickle", ".joblib"))]
     cache = np.load(index_dir / "cache-vectors.npy", allow_pickle=False)
     assert cache.dtype == np.float32
-    for name in ("passages.jsonl", "documents.jsonl", "cache-keys.jsonl"):
+    assert (index_dir / STORE_FILE).read_bytes().startswith(b"SQLite format 3\x00")
+    for name in ("cache-keys.jsonl",):
         for line in (index_dir / name).read_text(encoding="utf-8").splitlines():
             json.loads(line)
 
@@ -534,7 +537,7 @@ def test_a_parallel_build_equals_a_one_process_build(tmp_path, corpus_dir, monke
         len(sources), one.passages, one.embedded)
     assert one.passages > 40 and not one.skipped
     assert (one.workers, two.workers) == (1, 2)
-    for name in (PASSAGES_FILE, DOCUMENTS_FILE):
+    for name in (STORE_FILE, PASSAGE_DOCS_FILE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     first, second = open_index(tmp_path / "one"), open_index(tmp_path / "two")
     np.testing.assert_array_equal(first.vectors(), second.vectors())
@@ -550,3 +553,65 @@ def test_workers_must_be_a_positive_number(tmp_path, monkeypatch):
     monkeypatch.setenv("ASEANCYBERDOCS_WORKERS", "many")
     with pytest.raises(ValueError, match="ASEANCYBERDOCS_WORKERS must be a whole number, got 'many'"):
         build_index([tmp_path / "a.txt"], tmp_path / "index", embedder=FakeEmbedder())
+
+
+def _as_format_1(index_dir: Path) -> None:
+    """Turn a built index into the folder an aseancyberdocs of format 1 wrote: JSON lines, no store."""
+    library = open_index(index_dir)
+    lines = {
+        "passages.jsonl": [passage.to_dict() for passage in library.passages],
+        "documents.jsonl": [document.to_dict() for document in library.documents.values()],
+    }
+    manifest = dict(library.manifest, format_version=1)
+    manifest["settings"] = dict(manifest["settings"], format_version=1)
+    manifest.pop("sampled", None)
+    for name in (STORE_FILE, PASSAGE_DOCS_FILE):
+        (index_dir / name).unlink()
+        manifest["files"].pop(name)
+    for name, records in lines.items():
+        (index_dir / name).write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+        manifest["files"][name] = hashlib.sha256((index_dir / name).read_bytes()).hexdigest()
+    (index_dir / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_a_format_1_index_is_refused_and_a_build_migrates_it_reusing_its_vectors(tmp_path):
+    from aseancyberdocs.index import build_index
+
+    (tmp_path / "2024-01-01-first.md").write_text(STATEMENT)
+    index_dir = tmp_path / "index"
+    build_index([tmp_path / "2024-01-01-first.md"], index_dir, embedder=FakeEmbedder())
+    before = open_index(index_dir, embedder=FakeEmbedder())
+    passages, vectors = list(before.passages), before.vectors()
+    _as_format_1(index_dir)
+    with pytest.raises(IndexVersionError, match=rf"{index_dir} is an index of format version 1.*aseancyberdocs build PATH --index {index_dir}"):
+        open_index(index_dir)
+
+    embedder = FakeEmbedder()
+    report = build_index([tmp_path / "2024-01-01-first.md"], index_dir, embedder=embedder)
+    assert embedder.calls == 0 and report.reused == len(passages) and report.embedded == 0
+    assert report.documents_reused == 1  # read by the same code: not parsed again
+    after = open_index(index_dir, embedder=FakeEmbedder())
+    assert after.manifest["format_version"] == FORMAT_VERSION == 2
+    assert after.passages == passages
+    np.testing.assert_array_equal(after.vectors(), vectors)
+    assert not (index_dir / "passages.jsonl").exists() and not (index_dir / "documents.jsonl").exists()
+
+
+def test_a_large_store_is_checked_by_size_and_sampled_hash(built_index, monkeypatch):
+    path = built_index / STORE_FILE
+    monkeypatch.setattr(index_module, "HASH_WHOLE_UP_TO", 1024)
+    library = open_index(built_index)
+    docs = [replace(document, text=document.text) for document in library.documents.values()]
+    build_index_from_documents(docs, built_index, embedder=FakeEmbedder(), passages=list(library.passages))
+    manifest = json.loads((built_index / MANIFEST_FILE).read_text())
+    assert manifest["sampled"][STORE_FILE]["size"] == path.stat().st_size
+    assert manifest["files"][STORE_FILE] == hashlib.sha256(path.read_bytes()).hexdigest()
+    hashed = []
+    whole = index_module.sha256_file
+    monkeypatch.setattr(index_module, "sha256_file", lambda p: hashed.append(p.name) or whole(p))
+    open_index(built_index)  # not read whole
+    assert STORE_FILE not in hashed
+    with open(path, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(IndexIntegrityError, match="store.sqlite has changed since the build .size or sampled sha256"):
+        open_index(built_index)

@@ -103,7 +103,7 @@ def test_manifest_naming_other_paths_is_refused(built_index, name):
         (lambda m: m["counts"].update(vectors=999), IndexIntegrityError, "999 vectors"),
         (lambda m: m["counts"].update(documents=1), IndexIntegrityError, "the manifest counts 1"),
         (lambda m: m.update(files=None), IndexIntegrityError, "lists no files"),
-        (lambda m: m["files"].update({"passages.jsonl": "0" * 64}), IndexIntegrityError, "passages.jsonl has changed"),
+        (lambda m: m["files"].update({"store.sqlite": "0" * 64}), IndexIntegrityError, "store.sqlite has changed"),
     ],
 )
 def test_manifest_checks_are_specific_errors(built_index, change, error, words):
@@ -118,10 +118,32 @@ def test_model_other_than_the_query_encoder(built_index):
 
 
 def test_a_record_of_the_wrong_shape_is_an_integrity_error(built_index):
-    path = built_index / "passages.jsonl"
-    path.write_text(path.read_text(encoding="utf-8") + json.dumps({"__class__": "os.system"}) + "\n", encoding="utf-8")
-    _rewrite_manifest(built_index, lambda m: m["files"].update({"passages.jsonl": _sha256(path)}))
-    with pytest.raises(IndexIntegrityError, match=r"passages.jsonl:\d+: not a valid passage record"):
+    import sqlite3
+
+    path = built_index / "store.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE passages SET start = '__import__(\"os\")', text = NULL WHERE row = 1")
+    db.close()
+    _rewrite_manifest(built_index, lambda m: m["files"].update({"store.sqlite": _sha256(path)}))
+    library = open_index(built_index)  # rows are read when used, and checked then
+    assert library.passages[0].passage_id
+    with pytest.raises(IndexIntegrityError, match=r"store.sqlite: passage row 1 is not a valid passage record"):
+        library.passages[1]
+    with pytest.raises(IndexIntegrityError, match=r"passage row 1 is not a valid passage record"):
+        list(library.passages)
+
+
+def test_a_store_that_is_not_sqlite_is_an_integrity_error(built_index):
+    path = built_index / "store.sqlite"
+    path.write_bytes(json.dumps({"__class__": "os.system"}).encode() * 100)
+    _rewrite_manifest(built_index, lambda m: m["files"].update({"store.sqlite": _sha256(path)}))
+    with pytest.raises(IndexIntegrityError, match=r"store.sqlite: not a readable passage store"):
+        open_index(built_index)
+
+
+def test_a_format_1_index_names_the_folder_and_the_build_command(built_index):
+    _rewrite_manifest(built_index, lambda m: m.update(format_version=1))
+    with pytest.raises(IndexVersionError, match=r"format version 1 .*run `aseancyberdocs build PATH --index "):
         open_index(built_index)
 
 

@@ -1,10 +1,15 @@
-"""The FAISS index type chosen at build time: exact, HNSW, or by corpus size."""
+"""The FAISS index type chosen at build time: exact, HNSW, IVF-PQ re-scored, or by corpus size."""
 
 from __future__ import annotations
 
 import pytest
 
-from aseancyberdocs.index import HNSW_ABOVE, build_index_from_documents, faiss_type_for, open_index
+from aseancyberdocs.index import (
+    HNSW_ABOVE,
+    build_index_from_documents,
+    faiss_type_for,
+    open_index,
+)
 
 
 def test_auto_is_exact_for_small_corpora_and_hnsw_for_large():
@@ -34,3 +39,80 @@ def test_an_hnsw_index_finds_what_the_exact_one_finds(tmp_path, documents, embed
     assert [hit.passage.passage_id for hit in hnsw.search(query, k=5)] == [
         hit.passage.passage_id for hit in flat.search(query, k=5)
     ]
+
+
+def test_auto_is_ivfpq_past_the_memory_of_an_hnsw_graph():
+    from aseancyberdocs.index import IVFPQ_ABOVE
+
+    assert faiss_type_for("auto", IVFPQ_ABOVE) == "IndexHNSWFlat"
+    assert faiss_type_for("auto", IVFPQ_ABOVE + 1) == "IndexIVFPQ"
+    assert faiss_type_for("ivfpq", 10) == "IndexIVFPQ"
+
+
+def test_an_ivfpq_index_is_rescored_exactly_from_the_stored_vectors(tmp_path, documents, embedder):
+    import faiss
+
+    from aseancyberdocs.vectors import RescoredIndex
+
+    docs, passages = documents
+    build_index_from_documents(docs, tmp_path / "flat", embedder=embedder, passages=passages, index_type="flat")
+    build_index_from_documents(docs, tmp_path / "ivfpq", embedder=embedder, passages=passages, index_type="ivfpq")
+    flat = open_index(tmp_path / "flat", embedder=embedder)
+    ivfpq = open_index(tmp_path / "ivfpq", embedder=embedder)
+
+    assert ivfpq.manifest["settings"]["faiss"] == "IndexIVFPQ" and "rescore-rows.npy" in ivfpq.manifest["files"]
+    assert isinstance(ivfpq.faiss_index, RescoredIndex) and isinstance(ivfpq.faiss_index.index, faiss.IndexIVFPQ)
+    assert (ivfpq.vectors() == flat.vectors()).all()
+    for query, options in [("requests for assistance critical infrastructure", {}),
+                           ("ransomware payments", {"doc_type": "joint statement"})]:
+        expected = flat.search(query, k=5, mode="dense", **options)
+        found = ivfpq.search(query, k=5, mode="dense", **options)
+        assert [hit.passage.passage_id for hit in found] == [hit.passage.passage_id for hit in expected]
+        assert [hit.score for hit in found] == pytest.approx([hit.score for hit in expected], abs=1e-6)
+        assert [hit.passage.passage_id for hit in ivfpq.search(query, k=5, **options)] == [
+            hit.passage.passage_id for hit in flat.search(query, k=5, **options)
+        ]
+
+
+def test_the_ivfpq_short_list_rescored_finds_the_exact_neighbours():
+    import faiss
+    import numpy as np
+
+    from aseancyberdocs.vectors import RescoredIndex, build_ivfpq
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(50, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 50, 6000)] + 0.3 * rng.normal(size=(6000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    order = rng.permutation(6000)  # stored rows in another order than the passages, as in the vector cache
+    stored = np.empty_like(vectors)
+    stored[order] = vectors
+    index = RescoredIndex(build_ivfpq(vectors), stored, order)
+    exact = faiss.IndexFlatIP(64)
+    exact.add(vectors)
+    queries = vectors[:50] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
+    scores, ids = index.search(queries, 10)
+    _, true_ids = exact.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, true_ids)])
+    assert recall >= 0.95
+    np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[ids]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(index.reconstruct_n(0, 6000), vectors)
+
+
+def test_vector_rows_read_the_rows_asked_for(tmp_path):
+    import numpy as np
+
+    from aseancyberdocs.vectors import VectorRows
+
+    matrix = np.random.default_rng(5).normal(size=(5000, 16)).astype(np.float32)
+    np.save(tmp_path / "v.npy", matrix)
+    rows = VectorRows(tmp_path / "v.npy")
+    assert rows.shape == (5000, 16) and len(rows) == 5000
+    np.testing.assert_array_equal(rows[[7, 3, 4999, 3]], matrix[[7, 3, 4999, 3]])
+    np.testing.assert_array_equal(rows[-1], matrix[-1])
+    np.testing.assert_array_equal(rows[np.arange(5000)], matrix)  # the large-request path
+    with pytest.raises(IndexError, match="row out of range"):
+        rows[[5000]]
+    np.save(tmp_path / "w.npy", matrix.astype(np.float64))
+    with pytest.raises(ValueError, match="not a 2-D float32 matrix"):
+        VectorRows(tmp_path / "w.npy")

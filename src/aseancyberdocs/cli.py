@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--max-tokens", type=positive_int, metavar="N",
                        help="passage size limit in model tokens (default: the model's window)")
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
-    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default="auto",
-                       help="FAISS index: exact, HNSW, or by corpus size (default: auto, exact up to 300,000 passages)")
+    build.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivfpq"), default="auto",
+                       help="FAISS index: exact, HNSW, IVF-PQ re-scored exactly, or by corpus size (default: auto, "
+                       "exact up to 300,000 passages, HNSW up to 2,000,000, then IVF-PQ)")
     build.add_argument("--strict", action="store_true",
                        help="fail (exit 1, index left as it was) if any file cannot be read")
     build.add_argument("--cluster", metavar="ADDRESS",

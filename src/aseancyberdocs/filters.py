@@ -157,8 +157,9 @@ def allowed(library: Library, filters: Filters) -> np.ndarray | None:
     """
     if not filters:
         return None
-    ok = {doc_id: document_ok(document, filters) for doc_id, document in library.documents.items()}
-    mask = np.fromiter((ok[passage.doc_id] for passage in library.passages), dtype=bool, count=len(library.passages))
+    documents = library.documents
+    ok = np.fromiter((document_ok(document, filters) for document in documents.values()), dtype=bool, count=len(documents))
+    mask = ok[library.document_rows]
     if not mask.any():
         raise NoMatchError(f"no passage matches the filters: {filters.describe()}")
     return mask

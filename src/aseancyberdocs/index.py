@@ -4,8 +4,9 @@ An index is a self-describing folder of plain files (never a pickle)::
 
     manifest.json        format version, model, settings, sources, counts, sha256 of every file below
     vectors.faiss        IndexFlatIP over L2-normalised vectors (cosine similarity)
-    passages.jsonl       line i is the passage of vector i
-    documents.jsonl      the documents, with their clean text and pages
+    store.sqlite         the passages (row i is the passage of vector i) and the documents, with their
+                         clean text and pages, read by row id (store.py)
+    passage-docs.npy     the document row of each passage
     cache-vectors.npy    the vector cache: one row per distinct embedded text...
     cache-keys.jsonl     ...keyed by {"model", "sha256"} of that text, so a rebuild embeds only new text
     bm25-*.npy, bm25-*.json  BM25 over the passages (bm25.py); built from the passages when absent
@@ -26,7 +27,7 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,7 +47,17 @@ from .errors import (
     SkippedFilesError,
 )
 from .passages import embedding_text
+from .store import (
+    PASSAGE_DOCS_FILE,
+    STORE_FILE,
+    DocumentRows,
+    PassageRows,
+    Store,
+    document_rows,
+    write_store,
+)
 from .types import Answer, Citation, Document, Hit, Passage, Precedent
+from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, RescoredIndex, VectorRows, build_ivfpq
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -55,17 +66,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# Format 2: passages and documents in a store read by row id (store.py) instead of format 1's
+# passages.jsonl and documents.jsonl, read whole at open.
+FORMAT_VERSION = 2
 DEFAULT_INDEX_DIR = "indexes/default"
 INDEX_ENV = "ASEANCYBERDOCS_INDEX"
 
 MANIFEST_FILE = "manifest.json"
 FAISS_FILE = "vectors.faiss"
-PASSAGES_FILE = "passages.jsonl"
-DOCUMENTS_FILE = "documents.jsonl"
 CACHE_VECTORS_FILE = "cache-vectors.npy"
 CACHE_KEYS_FILE = "cache-keys.jsonl"
-REQUIRED_FILES = (FAISS_FILE, PASSAGES_FILE, DOCUMENTS_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE)
+REQUIRED_FILES = (FAISS_FILE, STORE_FILE, PASSAGE_DOCS_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE)
+# Files up to this size are hashed whole at every open; larger ones are checked by size and a
+# sampled sha256 (see sampled_sha256), their full sha256 staying in the manifest.
+HASH_WHOLE_UP_TO = 64 << 20
 
 # How a passage is turned into the text that is embedded; recorded in the manifest.
 EMBED_TEXT_RULE = "document line + '\\n' + context + '\\n' + text (empty parts left out)"  # passages.embedding_text
@@ -471,7 +485,8 @@ def build_index_from_documents(
     distinct = list(dict.fromkeys(keys))
     cache_matrix = np.stack([cache[key] for key in distinct]).astype(np.float32, copy=False)
     row_of = {key: row for row, key in enumerate(distinct)}
-    vectors = cache_matrix[[row_of[key] for key in keys]]
+    cache_rows = np.array([row_of[key] for key in keys], dtype=np.int64)
+    vectors = cache_matrix[cache_rows]
 
     manifest = _manifest(
         embedder=embedder,
@@ -490,6 +505,7 @@ def build_index_from_documents(
         documents=documents,
         cache_keys=distinct,
         cache_vectors=cache_matrix,
+        cache_rows=cache_rows,
         model=_vector_model(embedder),
         started=started,
     )
@@ -612,6 +628,10 @@ def _reusable_documents(index_path: Path, fingerprint: str) -> dict[str, tuple[D
     """The previous index's documents and passages by source path, if read by the same code."""
     try:
         library = open_index(index_path)
+    except IndexVersionError:  # an older format: migrated by this build, its documents reused if it can
+        from .legacy import format1_documents
+
+        return format1_documents(index_path, fingerprint)
     except AseanCyberDocsError:
         return {}
     if library.manifest.get("parser_fingerprint") != fingerprint:
@@ -689,15 +709,19 @@ def _manifest(
 # Index types. Exact search (IndexFlatIP) is kept up to HNSW_ABOVE vectors: it needs no build
 # and has full recall, and benchmarks/RESULTS.md ("FAISS index types at scale") shows a single query
 # stays in milliseconds there; past it HNSW is faster per query, at a build that grows to minutes.
-INDEX_TYPES = ("auto", "flat", "hnsw")
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
 HNSW_ABOVE = 300_000
+# Past IVFPQ_ABOVE vectors an HNSW graph with its float vectors (about 1.8 KB a passage) would
+# take most of the memory of a search machine: IVF-PQ codes (dimension / 8 bytes a passage) with
+# the short list re-scored from the stored float vectors (vectors.py); benchmarks/RESULTS.md.
+IVFPQ_ABOVE = 2_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 128
 
 
 def faiss_type_for(index_type: str, vectors: int) -> str:
-    """The FAISS index class for ``index_type`` ("flat", "hnsw" or "auto": by corpus size).
+    """The FAISS index class for ``index_type`` ("flat", "hnsw", "ivfpq" or "auto": by corpus size).
 
     Raises:
         ValueError: an unknown ``index_type``.
@@ -709,8 +733,8 @@ def faiss_type_for(index_type: str, vectors: int) -> str:
     if index_type not in INDEX_TYPES:
         raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
     if index_type == "auto":
-        index_type = "hnsw" if vectors > HNSW_ABOVE else "flat"
-    return "IndexHNSWFlat" if index_type == "hnsw" else "IndexFlatIP"
+        index_type = "ivfpq" if vectors > IVFPQ_ABOVE else "hnsw" if vectors > HNSW_ABOVE else "flat"
+    return {"hnsw": "IndexHNSWFlat", "ivfpq": IVFPQ_TYPE}.get(index_type, "IndexFlatIP")
 
 
 def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
@@ -718,6 +742,8 @@ def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
     import faiss
 
     dimension = vectors.shape[1]
+    if faiss_type == IVFPQ_TYPE:
+        return build_ivfpq(vectors)
     if faiss_type == "IndexHNSWFlat":
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -753,6 +779,7 @@ def _write_index(
     cache_vectors: np.ndarray,
     model: str,
     started: float,
+    cache_rows: np.ndarray | None = None,
 ) -> None:
     import faiss
 
@@ -764,14 +791,23 @@ def _write_index(
     try:
         flat = _faiss_index(manifest["settings"]["faiss"], vectors)
         faiss.write_index(flat, str(work / FAISS_FILE))
-        _write_lines(work / PASSAGES_FILE, (passage.to_dict() for passage in passages))
-        _write_lines(work / DOCUMENTS_FILE, (document.to_dict() for document in documents))
+        write_store(work, documents, passages)
         _write_lines(work / CACHE_KEYS_FILE, ({"model": model, "sha256": key} for key in cache_keys))
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
         search_files = _write_search_files(work, passages, documents)
+        if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # re-scored from the vector cache: its row of each passage
+            assert cache_rows is not None, "an IVF-PQ index needs the cache row of each passage"
+            with open(work / RESCORE_ROWS_FILE, "wb") as handle:
+                np.save(handle, np.asarray(cache_rows, dtype=np.int64), allow_pickle=False)
+            search_files.append(RESCORE_ROWS_FILE)
         manifest = dict(manifest)
         manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
+        manifest["sampled"] = {
+            name: {"size": (work / name).stat().st_size, "sha256": sampled_sha256(work / name)}
+            for name in manifest["files"]
+            if (work / name).stat().st_size > HASH_WHOLE_UP_TO
+        }
         manifest["built"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest["build_seconds"] = round(time.perf_counter() - started, 3)
         (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -981,6 +1017,12 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     if not isinstance(manifest, dict):
         raise IndexIntegrityError(f"{manifest_path}: the manifest is not a JSON object")
     version = manifest.get("format_version")
+    if version == 1:
+        raise IndexVersionError(
+            f"{index_path} is an index of format version 1 (passages and documents in JSON lines), which "
+            f"aseancyberdocs {__version__} does not open: run `aseancyberdocs build PATH --index {index_path}` "
+            f"to rebuild it in format {FORMAT_VERSION} (the vectors it holds are reused)"
+        )
     if version != FORMAT_VERSION:
         raise IndexVersionError(
             f"{index_path} is an index of format version {version!r}; aseancyberdocs {__version__} "
@@ -989,31 +1031,90 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     _check_manifest_fields(manifest_path, manifest)
     if preload_model:
         _preload(manifest["model"]["name"])
-    # Files are parsed from the very bytes whose hash was checked: a build replacing the index
-    # meanwhile makes the check fail (and open_index read again), never a mix of two builds.
+    # Files are parsed from the very bytes whose hash was checked, and the store is opened on the
+    # very file whose hash was checked: a build replacing the index meanwhile makes the check fail
+    # (and open_index read again), never a mix of two builds.
+    store_path = index_path / STORE_FILE
+    before, cache_id = _file_id(store_path), _file_id(index_path / CACHE_VECTORS_FILE)
     snapshot = _verify_files(index_path, manifest)
-    documents = {
-        document.doc_id: document
-        for document in _records(Document, snapshot[DOCUMENTS_FILE], index_path / DOCUMENTS_FILE)
-    }
-    passages = list(_records(Passage, snapshot[PASSAGES_FILE], index_path / PASSAGES_FILE))
-    counts = manifest.get("counts", {})
-    if len(passages) != counts.get("passages") or len(passages) != counts.get("vectors"):
-        raise IndexIntegrityError(
-            f"{index_path}: {len(passages)} passages, but the manifest counts "
-            f"{counts.get('passages')} passages and {counts.get('vectors')} vectors"
-        )
-    if len(documents) != counts.get("documents"):
-        raise IndexIntegrityError(
-            f"{index_path}: {len(documents)} documents, but the manifest counts {counts.get('documents')}"
-        )
-    library = Library(index_path, manifest, documents, passages)
-    library._faiss_bytes = snapshot[FAISS_FILE]
+    store = Store(store_path)
+    try:
+        if _file_id(store_path) != before:
+            raise IndexIntegrityError(f"{index_path}: {STORE_FILE} was replaced while the index was opened")
+        doc_rows = _doc_rows(index_path, snapshot.pop(PASSAGE_DOCS_FILE), store)
+        counts = manifest.get("counts", {})
+        if store.passage_count != counts.get("passages") or store.passage_count != counts.get("vectors"):
+            raise IndexIntegrityError(
+                f"{index_path}: {store.passage_count} passages, but the manifest counts "
+                f"{counts.get('passages')} passages and {counts.get('vectors')} vectors"
+            )
+        if len(store.doc_ids) != counts.get("documents") or len(set(store.doc_ids)) != len(store.doc_ids):
+            raise IndexIntegrityError(
+                f"{index_path}: {len(store.doc_ids)} documents, but the manifest counts {counts.get('documents')}"
+            )
+    except BaseException:
+        store.close()
+        raise
+    library = Library(index_path, manifest, DocumentRows(store), PassageRows(store, doc_rows))
+    if manifest.get("settings", {}).get("faiss") == IVFPQ_TYPE:
+        library._rescore = _rescore_vectors(index_path, snapshot, cache_id, store.passage_count)
+    library._faiss_bytes = snapshot.pop(FAISS_FILE)
     # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes).
-    library._file_bytes = {
-        name: data for name, data in snapshot.items() if name not in (PASSAGES_FILE, DOCUMENTS_FILE, FAISS_FILE)
-    }
+    library._file_bytes = snapshot
     return library
+
+
+def _rescore_vectors(
+    index_path: Path, snapshot: dict[str, bytes], cache_id: tuple[int, ...] | None, passages: int
+) -> tuple[VectorRows, np.ndarray]:
+    """The vector cache (rows read on demand) and the cache row of each passage, for an IVF-PQ index."""
+    from .npy import array_from_bytes
+
+    if RESCORE_ROWS_FILE not in snapshot:
+        raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_ROWS_FILE} in its manifest")
+    try:
+        vectors = VectorRows(index_path / CACHE_VECTORS_FILE)
+        rows = array_from_bytes(snapshot.pop(RESCORE_ROWS_FILE))
+    except (OSError, ValueError) as exc:
+        raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc
+    if _file_id(index_path / CACHE_VECTORS_FILE) != cache_id:
+        raise IndexIntegrityError(f"{index_path}: {CACHE_VECTORS_FILE} was replaced while the index was opened")
+    if (
+        vectors.ndim != 2
+        or rows.shape != (passages,)
+        or rows.dtype.kind not in "iu"
+        or (passages and (int(rows.min()) < 0 or int(rows.max()) >= len(vectors)))
+    ):
+        raise IndexIntegrityError(f"{index_path}: {RESCORE_ROWS_FILE} does not match {CACHE_VECTORS_FILE}")
+    return vectors, rows
+
+
+def _file_id(path: Path) -> tuple[int, ...] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _doc_rows(index_path: Path, data: bytes, store: Store) -> np.ndarray:
+    """The document row of each passage, checked against the store's counts."""
+    from .npy import array_from_bytes
+
+    try:
+        rows = array_from_bytes(data)
+    except ValueError as exc:
+        raise IndexIntegrityError(f"{index_path}: {PASSAGE_DOCS_FILE} is not a NumPy array: {exc}") from exc
+    if (
+        rows.ndim != 1
+        or rows.dtype.kind not in "iu"
+        or len(rows) != store.passage_count
+        or (len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(store.doc_ids)))
+    ):
+        raise IndexIntegrityError(
+            f"{index_path}: {PASSAGE_DOCS_FILE} does not give a document row for each of {store.passage_count} passages"
+        )
+    return rows
 
 
 def _check_manifest_fields(manifest_path: Path, manifest: dict[str, Any]) -> None:
@@ -1028,7 +1129,13 @@ def _check_manifest_fields(manifest_path: Path, manifest: dict[str, Any]) -> Non
 
 
 def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes]:
-    """Check every listed file against its sha256; the bytes of the files ``open_index`` parses."""
+    """Check every listed file against its sha256; the bytes of the files ``open_index`` parses.
+
+    The files parsed at open are read whole and hashed whole. The store and the vector cache are
+    read by row or only by builds: hashed whole up to HASH_WHOLE_UP_TO bytes; a larger one is
+    checked by its size and ``sampled_sha256`` (recorded in the manifest under "sampled"), so that
+    opening a ten-million-passage index does not read gigabytes.
+    """
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexIntegrityError(f"{index_path}: the manifest lists no files")
@@ -1036,15 +1143,21 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
         if name not in files:
             raise IndexIntegrityError(f"{index_path}: the manifest does not list {name}")
     snapshot: dict[str, bytes] = {}
+    sampled = manifest.get("sampled") if isinstance(manifest.get("sampled"), dict) else {}
     for name, expected in files.items():
         path = index_path / name
         if Path(name).name != name:
             raise IndexIntegrityError(f"{index_path}: the manifest names a file outside the index: {name!r}")
         if not path.is_file():
             raise IndexIntegrityError(f"{index_path}: {name} is missing")
-        if name not in (CACHE_VECTORS_FILE, CACHE_KEYS_FILE):  # the files a reader parses (the cache is for builds)
+        if name not in _UNREAD_AT_OPEN:  # the files a reader parses at open
             snapshot[name] = path.read_bytes()
             digest = hashlib.sha256(snapshot[name]).hexdigest()
+        elif path.stat().st_size > HASH_WHOLE_UP_TO and isinstance(sampled.get(name), dict):
+            size, digest = path.stat().st_size, sampled_sha256(path)
+            if size != sampled[name].get("size") or digest != sampled[name].get("sha256"):
+                raise IndexIntegrityError(f"{index_path}: {name} has changed since the build (size or sampled sha256 differs)")
+            continue
         else:
             digest = sha256_file(path)
         if digest != expected:
@@ -1052,21 +1165,35 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
     return snapshot
 
 
-def _records(kind: Any, data: bytes, path: Path) -> Iterable[Any]:
-    """``kind.from_dict`` of each JSON line; an IndexIntegrityError names the line of a bad record."""
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield kind.from_dict(json.loads(line))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise IndexIntegrityError(f"{path}:{number}: not a valid {kind.__name__.lower()} record: {exc}") from exc
+# Read by row (the store) or only by builds (the vector cache): not read whole at open.
+_UNREAD_AT_OPEN = (STORE_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE)
+_SAMPLES = 64
+_SAMPLE_BYTES = 64 << 10
+
+
+def sampled_sha256(path: Path) -> str:
+    """sha256 of a file's size, its first and last MiB and 64 blocks of 64 KiB spread evenly between.
+
+    Reads about 6 MiB whatever the size: it catches a truncated, extended or swapped file and
+    damage to its header, not every changed byte (the manifest keeps the full sha256 for that).
+    """
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode("ascii"))
+    with open(path, "rb") as handle:
+        offsets = [0, *(size * i // (_SAMPLES + 1) for i in range(1, _SAMPLES + 1)), max(0, size - (1 << 20))]
+        for number, offset in enumerate(offsets):
+            handle.seek(offset)
+            digest.update(handle.read(1 << 20 if number in (0, len(offsets) - 1) else _SAMPLE_BYTES))
+    return digest.hexdigest()
 
 
 class Library:
     """An opened index: documents, passages and their vectors, searchable.
 
-    Use ``open_index`` to get one. The embedding model and FAISS load on first use.
+    Use ``open_index`` to get one. The embedding model and FAISS load on first use. ``passages``
+    (row i = vector i) and ``documents`` (by ``doc_id``) read the index's store row by row
+    (store.py): only what is asked for becomes Python objects, and a document's text is read when
+    first used.
 
     Example:
         >>> library = open_index()  # doctest: +SKIP
@@ -1078,8 +1205,8 @@ class Library:
         self,
         index_dir: Path,
         manifest: dict[str, Any],
-        documents: dict[str, Document],
-        passages: list[Passage],
+        documents: Mapping[str, Document],
+        passages: Sequence[Passage],
     ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
@@ -1088,6 +1215,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._faiss: Any = None
         self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
+        self._rescore: tuple[VectorRows, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
         self._citations: dict[int, Citation] = {}
 
     def __repr__(self) -> str:
@@ -1140,6 +1268,8 @@ class Library:
             except RuntimeError as exc:  # FAISS reports a malformed file this way
                 raise IndexIntegrityError(f"{self.index_dir}: {FAISS_FILE} is not a FAISS index: {exc}") from exc
             self._faiss_bytes = None
+            if self._rescore is not None:
+                flat = RescoredIndex(flat, *self._rescore)
             if flat.ntotal != len(self.passages) or flat.d != int(self.manifest["model"]["dimension"]):
                 raise IndexIntegrityError(
                     f"{self.index_dir}: {FAISS_FILE} holds {flat.ntotal} vectors of dimension {flat.d}, "
@@ -1147,6 +1277,11 @@ class Library:
                 )
             self._faiss = flat
         return self._faiss
+
+    @property
+    def document_rows(self) -> np.ndarray:
+        """The position of each passage's document in ``documents`` (row i for passage i)."""
+        return document_rows(self.passages, self.documents)
 
     def vectors(self) -> np.ndarray:
         """All passage vectors, row i for passage i (float32, L2-normalised)."""

@@ -315,10 +315,7 @@ class DocumentMatcher:
         self.doc_ids = list(library.documents)
         lines = [document_line(library.documents[doc_id]) for doc_id in self.doc_ids]
         self.index = BM25Index.in_memory(lines)
-        position = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
-        self.row_document = np.fromiter(
-            (position[passage.doc_id] for passage in library.passages), dtype=np.int64, count=len(library.passages)
-        )
+        self.row_document = np.asarray(library.document_rows, dtype=np.int64)  # positions in self.doc_ids
         self.years = [(library.documents[doc_id].date or "")[:4] for doc_id in self.doc_ids]
 
     def scores(self, query: str) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""NumPy .npy files read without ``ast``: ``np.load`` parses the header with ``ast.literal_eval``,
+which CPython 3.11 cannot run in two threads at once ("AST constructor recursion depth mismatch",
+CPython issue 106905): an index opened in one thread while another builds would fail at random.
+
+Example:
+    >>> import io
+    >>> buffer = io.BytesIO(); np.save(buffer, np.arange(3, dtype=np.int32))
+    >>> array_from_bytes(buffer.getvalue()).tolist()
+    [0, 1, 2]
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+_MAGIC = b"\x93NUMPY"
+_HEADER = re.compile(
+    r"\{\s*'descr':\s*'(?P<descr>[<>|=]?[a-zA-Z]\d*)',\s*'fortran_order':\s*(?P<fortran>True|False),"
+    r"\s*'shape':\s*\((?P<shape>[\d,\s]*)\),?\s*\}\s*$"
+)
+
+
+def read_header(start: bytes) -> tuple[np.dtype, bool, tuple[int, ...], int]:
+    """(dtype, Fortran order, shape, data offset) from the first bytes of a .npy file.
+
+    Raises:
+        ValueError: not a .npy header of the form ``np.save`` writes.
+    """
+    if not start.startswith(_MAGIC) or len(start) < 10:
+        raise ValueError("not a .npy file")
+    major = start[6]
+    if major == 1:
+        length, begin = int.from_bytes(start[8:10], "little"), 10
+    elif major in (2, 3) and len(start) >= 12:
+        length, begin = int.from_bytes(start[8:12], "little"), 12
+    else:
+        raise ValueError(f"unknown .npy version {major}")
+    if len(start) < begin + length:
+        raise ValueError("the .npy header is cut short")
+    header = start[begin : begin + length].decode("utf-8" if major == 3 else "latin1")
+    match = _HEADER.match(header.strip())
+    if match is None:
+        raise ValueError(f"unexpected .npy header {header.strip()!r}")
+    shape = tuple(int(part) for part in match["shape"].replace(" ", "").split(",") if part)
+    return np.dtype(match["descr"]), match["fortran"] == "True", shape, begin + length
+
+
+def array_from_bytes(data: bytes) -> np.ndarray:
+    """The array of a whole .npy file's bytes (numbers only; never a pickle).
+
+    Raises:
+        ValueError: not a .npy file of numbers, or its size does not match its header.
+    """
+    dtype, fortran, shape, offset = read_header(data[:65536])
+    if dtype.hasobject:
+        raise ValueError("a .npy file of Python objects")
+    count = int(np.prod(shape)) if shape else 1
+    if len(data) - offset != count * dtype.itemsize:
+        raise ValueError(f"{len(data) - offset} bytes of data for shape {shape} of {dtype}")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return array.reshape(shape, order="F" if fortran else "C")

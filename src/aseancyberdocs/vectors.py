@@ -1,0 +1,186 @@
+"""Vectors at size: FAISS IVF-PQ for the short list, exact scores from the stored float vectors.
+
+An IndexFlatIP holds every vector in memory (1.5 KB a passage at 384 dimensions: 15 GB for ten
+million passages). ``index_type="ivfpq"`` writes an IVF index of product-quantized codes instead
+(``dimension / 8`` bytes a passage) and re-scores its short list exactly: the full-precision
+vectors stay in the index folder's vector cache (``cache-vectors.npy``), read row by row, and
+``rescore-rows.npy`` gives the cache row of each passage. Only the rows of a short list are read
+(``VectorRows``).
+
+``RescoredIndex`` answers what search.py asks of a FAISS index (``search``, ``reconstruct``,
+``reconstruct_batch``, ``reconstruct_n``, ``ntotal``, ``d``), so the retrieval code is unchanged.
+
+Example:
+    >>> index = RescoredIndex(ivfpq, VectorRows(Path("cache-vectors.npy")), rows)  # doctest: +SKIP
+    >>> scores, ids = index.search(query[None, :], 10)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESCORE_ROWS_FILE = "rescore-rows.npy"
+IVFPQ_TYPE = "IndexIVFPQ"
+# Short list re-scored exactly: RESCORE_FACTOR times k, at least RESCORE_MIN rows.
+RESCORE_FACTOR = 30
+RESCORE_MIN = 300
+NPROBE = 32
+_TRAIN_PER_CENTROID = 39  # FAISS wants about 39 training points per centroid
+_SAMPLE_PER_CENTROID = 64  # k-means trained on at most this many points per centroid...
+_TRAIN_ITERATIONS = 10  # ...for this many rounds: the short list is re-scored exactly anyway
+
+
+class VectorRows:
+    """Rows of a float32 .npy matrix read from the file on demand (``os.pread``), not memory-mapped.
+
+    A short list is a few hundred scattered rows: read one by one, they cost a system call each
+    and no resident memory, where a memory map would keep every page it faulted in (and the
+    kernel faults in the cached pages around each one) in the process's resident set. Large
+    requests (``reconstruct_n``) read through a memory map.
+
+    Raises:
+        ValueError: the file is not a 2-D little-endian float32 .npy matrix in C order.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import os
+
+        self.path = path
+        from .npy import read_header
+
+        with open(path, "rb") as handle:
+            dtype, fortran, shape, self._offset = read_header(handle.read(65536))
+        if len(shape) != 2 or fortran or dtype != np.dtype("<f4"):
+            raise ValueError(f"{path}: not a 2-D float32 matrix in C order ({shape}, {dtype})")
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.ndim = 2
+        self._row_bytes = self.shape[1] * 4
+        # Opened once, so that rows are read from the very file checked at open, whatever replaces it.
+        self._fd = os.open(path, os.O_RDONLY)
+        self._pread = os.pread
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self) -> None:
+        import os
+
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        if np.isscalar(rows):
+            return self._read(np.array([int(rows)]))[0]
+        return self._read(np.asarray(rows, dtype=np.int64))
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) and (int(rows.min()) < -len(self) or int(rows.max()) >= len(self)):
+            raise IndexError(f"{self.path}: row out of range (0 to {len(self) - 1})")
+        rows = np.where(rows < 0, rows + len(self), rows)
+        if len(rows) > 4096:  # through a memory map of the same open file, released after
+            import mmap
+
+            mapped = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+            try:
+                matrix = np.frombuffer(mapped, dtype="<f4", count=self.shape[0] * self.shape[1], offset=self._offset)
+                out = matrix.reshape(self.shape)[rows]  # a copy: fancy indexing
+                del matrix
+            finally:
+                mapped.close()
+            return out
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        size = self._row_bytes
+        for number, row in enumerate(rows.tolist()):
+            data = self._pread(self._fd, size, self._offset + row * size)
+            if len(data) != size:
+                raise ValueError(f"{self.path}: row {row} is cut short")
+            out[number] = np.frombuffer(data, dtype="<f4")
+        return out
+
+
+def ivfpq_shape(vectors: int, dimension: int) -> tuple[int, int, int]:
+    """(lists, sub-quantizers, bits per code) for ``vectors`` rows of ``dimension``.
+
+    sqrt(n) inverted lists, one sub-quantizer per 8 dimensions, 8-bit codes; fewer lists and
+    bits for an index too small to train them.
+
+    Example:
+        >>> ivfpq_shape(1_000_000, 384)
+        (1000, 48, 8)
+    """
+    lists = max(1, min(int(math.sqrt(vectors)), vectors // _TRAIN_PER_CENTROID))
+    subquantizers = max(m for m in range(1, max(1, dimension // 8) + 1) if dimension % m == 0)
+    bits = 8 if vectors >= 256 * _TRAIN_PER_CENTROID else max(1, min(8, int(math.log2(max(2, vectors // 4)))))
+    return lists, subquantizers, bits
+
+
+def build_ivfpq(vectors: np.ndarray, *, seed: int = 1234) -> Any:
+    """A trained IndexIVFPQ (inner product) holding ``vectors``, row i = id i."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    count, dimension = vectors.shape
+    lists, subquantizers, bits = ivfpq_shape(count, dimension)
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFPQ(quantizer, dimension, lists, subquantizers, bits, faiss.METRIC_INNER_PRODUCT)
+    for clustering in (index.cp, index.pq.cp):
+        clustering.seed = seed
+        clustering.niter = _TRAIN_ITERATIONS
+        clustering.max_points_per_centroid = _SAMPLE_PER_CENTROID
+    limit = max(lists, 1 << bits) * _SAMPLE_PER_CENTROID
+    sample = vectors if count <= limit else vectors[np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))]
+    index.train(sample)
+    index.add(vectors)
+    index.nprobe = min(NPROBE, lists)  # stored in the file
+    index.quantizer = quantizer  # keep it alive with the index (FAISS does not own it)
+    return index
+
+
+class RescoredIndex:
+    """An approximate FAISS index whose short list is re-scored with the exact vectors.
+
+    ``vectors`` holds the full-precision rows (a ``VectorRows`` or an array) and ``rows[i]`` is
+    the row of passage i in it.
+    """
+
+    def __init__(self, index: Any, vectors: np.ndarray, rows: np.ndarray) -> None:
+        self.index = index
+        self.vectors = vectors
+        self.rows = rows
+        self.ntotal = int(index.ntotal)
+        self.d = int(index.d)
+
+    def reconstruct_batch(self, ids: Any) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        order = np.argsort(self.rows[ids], kind="stable")  # read the memory map in file order
+        out = np.empty((len(ids), self.d), dtype=np.float32)
+        out[order] = self.vectors[self.rows[ids][order]]
+        return out
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        return np.asarray(self.vectors[int(self.rows[int(row)])], dtype=np.float32)
+
+    def reconstruct_n(self, start: int, count: int) -> np.ndarray:
+        return self.reconstruct_batch(np.arange(start, start + count))
+
+    def search(self, queries: np.ndarray, k: int, params: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows of each query by exact inner product among the IVF-PQ short list."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.d)
+        depth = min(self.ntotal, max(k * RESCORE_FACTOR, RESCORE_MIN))
+        _, candidates = self.index.search(queries, depth)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for number, (query, found) in enumerate(zip(queries, candidates)):
+            found = found[found >= 0]
+            if not len(found):
+                continue
+            exact = self.reconstruct_batch(found) @ query
+            best = np.lexsort((found, -exact))[:k]  # ties: lower row first, as a flat index
+            scores[number, : len(best)] = exact[best]
+            ids[number, : len(best)] = found[best]
+        return scores, ids
