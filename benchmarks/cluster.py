@@ -101,10 +101,12 @@ def build_one(engine: str, corpus: list[str], index_dir: str) -> dict[str, Any]:
 def compare(reference: Path, other: Path) -> dict[str, Any]:
     import numpy as np
 
-    from aseancyberdocs.index import PASSAGES_FILE, open_index
+    from aseancyberdocs.index import open_index
 
-    same = (reference / PASSAGES_FILE).read_bytes() == (other / PASSAGES_FILE).read_bytes()
-    difference = float(np.abs(open_index(reference).vectors() - open_index(other).vectors()).max())
+    first, second = open_index(reference), open_index(other)
+    same = list(first.passages) == list(second.passages) and list(first.documents.items()) == list(
+        second.documents.items())
+    difference = float(np.abs(first.vectors() - second.vectors()).max())
     return {"same_passages": same, "max_vector_difference": difference}
 
 
