@@ -481,6 +481,11 @@ def write_report(path: Path, results: dict[str, Any]) -> None:
                 f"{cell(ivf, 'build_s', '.1f')} | {cell(ivf, 'single_query_ms', '.2f')} | {cell(ivf, 'recall@10', '.3f')} |"
             )
         lines += ["", "HNSW: M=32, efConstruction=40, efSearch=64. IVF: nlist=4*sqrt(n), nprobe=16.", ""]
+    # The web-load section is written by benchmarks/load.py, between its markers: keep it.
+    begin, end = "<!-- web-load:begin -->", "<!-- web-load:end -->"
+    previous = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if begin in previous and end in previous:
+        lines += ["", previous[previous.index(begin) : previous.index(end) + len(end)], ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
