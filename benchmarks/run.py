@@ -413,6 +413,12 @@ def write_report(path: Path, results: dict[str, Any]) -> None:
         lines += [""]
         if "time_ratio_library_over_langchain" in build:
             lines += [f"Build time ratio library / LangChain: **{build['time_ratio_library_over_langchain']:.2f}**.", ""]
+            if "cpu_seconds" in lib and "cpu_seconds" in lc:
+                lines += [
+                    f"CPU time ratio library / LangChain: {lib['cpu_seconds'] / lc['cpu_seconds']:.2f}. The wall-time "
+                    "ratio also depends on how many cores each build could get while it ran (the load "
+                    "averages above): the library reads in worker processes and embeds at the same time, "
+                    "the recipe reads on one core and then embeds.", ""]
     rebuild = results.get("rebuild")
     if rebuild:
         unchanged, added = rebuild["unchanged"], rebuild["one_document_added"]
