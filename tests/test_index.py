@@ -62,7 +62,7 @@ def test_round_trip_keeps_documents_passages_and_vectors(built_index, documents,
 
 
 def test_a_passage_vector_is_its_own_text_plus_its_weighted_document_line(built_index, documents):
-    docs, passages = documents
+    _, passages = documents
     library = open_index(built_index, embedder=FakeEmbedder())
     fake = FakeEmbedder()
     for passage, vector in zip(passages, library.vectors()):

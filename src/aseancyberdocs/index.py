@@ -71,7 +71,7 @@ REQUIRED_FILES = (FAISS_FILE, PASSAGES_FILE, DOCUMENTS_FILE, CACHE_VECTORS_FILE,
 # weighted by DOCUMENT_WEIGHT. Against embedding each passage with its document line in front, this
 # embeds less than half the word pieces (the corpus repeats its paragraphs from draft to
 # resolution, and a document's line is embedded once, not once per passage), and retrieval is no
-# worse: evaluation/README.md, DOCUMENT_WEIGHT chosen on the dev split.
+# worse (README.md, "What is indexed"; DOCUMENT_WEIGHT chosen on the dev split).
 DOCUMENT_WEIGHT = 0.4
 EMBED_TEXT_RULE = (
     f"normalise(v(context + '\\n' + text) + {DOCUMENT_WEIGHT} * v(document line)); "
@@ -431,14 +431,14 @@ def build_index_from_documents(
     _check_passages(passages, by_id)
 
     # Each passage's own text and its document's line are embedded apart (EMBED_TEXT_RULE).
-    line_keys = {}
+    line_keys: dict[str, str | None] = {}
     text_of: dict[str, str] = {}
     for document in documents:
         line = document_context(document)
         line_keys[document.doc_id] = _sha256_text(line) if line else None
         if line:
             text_of[line_keys[document.doc_id]] = line
-    own_keys = []
+    own_keys: list[str] = []
     for passage in passages:
         text = embedding_text(passage)
         own_keys.append(_sha256_text(text))
