@@ -41,23 +41,23 @@ if TYPE_CHECKING:
     from .index import Library
 
 FEATURES = ("dense", "bm25", "document", "coverage", "heading", "proximity", "sentence", "preamble")
-# Fitted by `python3 evaluation/fit_rerank.py --index INDEX --cv` on the dev split of
-# evaluation/queries.jsonl (124 queries, full reference corpus): coordinate ascent on MRR@10 +
-# Recall@5 of grouped hybrid search, the BM25 weight held at 0.6 for scale. Dev: first stage
-# R@5 0.800 / MRR@10 0.668, these weights 0.876 / 0.761; fitted on one half of dev and scored on
-# the other (2-fold), 0.837 / 0.705. With the best-sentence feature the 2-fold estimate was
-# 0.841 / 0.715 (before the year rule of reading.py), but embedding the sentences of 20 passages
-# per query took the median query from about 50 ms to 180 ms (p90 1.7 s, shared machine): its
-# weight stays 0 until sentence vectors are stored at build time. Negative weights: preambular
-# paragraphs and passages that match the question only in their heading or chapeau rank lower,
-# all else equal.
+# Fitted by `python3 evaluation/fit_rerank.py --index INDEX` on the dev split of
+# evaluation/queries.jsonl (124 queries, full reference corpus, passage vectors made as
+# index.EMBED_TEXT_RULE says): coordinate ascent on MRR@10 + Recall@5 of grouped hybrid search,
+# the BM25 weight held at 0.6 for scale. Dev: first stage R@5 0.837 / MRR@10 0.674, these weights
+# 0.868 / 0.756. With `--cv` (fit on one half of dev, score the other) the estimate was 0.837 /
+# 0.705 on the earlier vectors; with the best-sentence feature 0.841 / 0.715, but embedding the
+# sentences of 20 passages per query took the median query from about 50 ms to 180 ms (p90 1.7 s,
+# shared machine): its weight stays 0 until sentence vectors are stored at build time. Negative
+# weights: preambular paragraphs and passages that match the question only in their heading or
+# chapeau rank lower, all else equal.
 WEIGHTS: dict[str, float] = {
     "dense": 0.1,
     "bm25": 0.6,
     "document": 0.2,
     "coverage": 0.15,
-    "heading": -0.05,
-    "proximity": 0.3,
+    "heading": -0.1,
+    "proximity": 0.4,
     "sentence": 0.0,
     "preamble": -0.2,
 }
