@@ -43,7 +43,7 @@ from .errors import QuoteVerificationError
 from .types import Answer, AnswerCitation, Hit
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 Generator = Callable[[str, list[str]], str]
 """``generator(question, evidence) -> text``: evidence items read "[n] quote (citation)"."""

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import NoMatchError
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
     from .types import Document
 
 

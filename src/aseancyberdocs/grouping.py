@@ -34,7 +34,7 @@ from .errors import IndexIntegrityError
 from .types import Passage
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 

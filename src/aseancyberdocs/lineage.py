@@ -41,7 +41,7 @@ from .errors import IndexIntegrityError
 from .types import DiffOp, Passage, Precedent
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 

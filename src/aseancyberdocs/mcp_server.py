@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from .errors import AseanCyberDocsError, QuoteVerificationError
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
     from .types import Hit, Passage
 
 logger = logging.getLogger(__name__)

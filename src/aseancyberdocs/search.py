@@ -28,7 +28,7 @@ from .filters import Filters, NoMatchError, allowed, make_filters
 from .types import Citation, Hit
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 
