@@ -147,6 +147,48 @@ def clusters(texts: Sequence[str], threshold: float = THRESHOLD) -> list[int]:
     return [root(i) for i in range(len(texts))]
 
 
+def collapse(
+    ranked: Sequence[tuple[int, float]], ids: Sequence[int], drafts: Any, document_rows: Any, k: int
+) -> list[tuple[int, float]]:
+    """The first passage of each agreed-language cluster, in rank order, at most ``k``.
+
+    ``ranked`` holds (passage row, score) pairs, best first; ``ids`` the cluster id of each
+    passage (``cluster_ids``); ``drafts`` whether each document row is a draft and
+    ``document_rows`` the document row of each passage. Equal scores put an adopted text before
+    its draft.
+
+    Example:
+        >>> collapse([(0, 0.9), (1, 0.9), (2, 0.5)], [0, 0, 2], [True, False], [0, 1, 1], 2)
+        [(1, 0.9), (2, 0.5)]
+    """
+    seen: set[int] = set()
+    picked = []
+    # The same text in a draft and in the adopted resolution scores the same: cite the adopted one.
+    order = {row: position for position, (row, _) in enumerate(ranked)}
+    ranked = sorted(ranked, key=lambda item: (-round(item[1], 9), bool(drafts[document_rows[item[0]]]), order[item[0]]))
+    for row, score in ranked:
+        if ids[row] in seen:
+            continue
+        seen.add(ids[row])
+        picked.append((row, score))
+        if len(picked) == k:
+            break
+    return picked
+
+
+def cluster_members(ids: Sequence[int]) -> dict[int, list[int]]:
+    """The passage rows of each cluster id, in row order."""
+    members: dict[int, list[int]] = {}
+    for row, cluster in enumerate(ids):
+        members.setdefault(cluster, []).append(row)
+    return members
+
+
+def others_in_cluster(members: dict[int, list[int]], ids: Sequence[int], row: int, mask: Any = None) -> list[int]:
+    """The other passages of ``row``'s cluster, in row order, that ``mask`` (if any) allows."""
+    return [other for other in members[ids[row]] if other != row and (mask is None or mask[other])]
+
+
 # --------------------------------------------------------------------------------------------
 # The index file and the per-library cache
 
