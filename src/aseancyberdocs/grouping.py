@@ -16,6 +16,9 @@ prefix filtering (Chaudhuri et al. 2006; Bayardo et al. 2007): two sets with Jac
 at least one of the first ``|s| - ceil(t |s|) + 1`` shingles of each, shingles ordered rarest
 first, so only pairs sharing a rare shingle are compared. They are computed at build time and
 stored as ``clusters.json`` (the cluster id of each passage, in passage order).
+
+At query time ``collapse`` and ``others_in_cluster`` work on the cluster ids and the document
+rows alone (search.py hands them over); ``cluster_ids`` reads them from an opened index.
 """
 
 from __future__ import annotations

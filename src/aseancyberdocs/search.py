@@ -11,6 +11,16 @@ A search runs in steps:
    weights fitted on the dev queries);
 4. agreed language is grouped: passages of one near-duplicate cluster (``grouping.py``) become
    one Hit citing the best-ranked occurrence, the others listed in ``Hit.also_in``.
+
+The query flows one way: ``search`` takes from the Library what each step reads (the documents
+and the document row of each passage for the filters; the FAISS index, BM25 and the document
+matcher for the retrievers, loaded on first use; the cluster ids for the grouping) and hands
+them on; the retrievers, fusion and grouping never call back into the Library. Citations and
+Hits are made last, for the passages picked.
+
+Example:
+    >>> from aseancyberdocs import open_index
+    >>> search(open_index(), "capacity-building", k=3)  # doctest: +SKIP
 """
 
 from __future__ import annotations
