@@ -54,6 +54,7 @@ class Library:
         self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
         self._rescore: tuple[VectorRows, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
         self._citations: dict[int, Citation] = {}
+        self._position: Mapping[str, int] | None = None  # doc_id -> document row, made on first use
 
     def __repr__(self) -> str:
         return f"Library({str(self.index_dir)!r}, documents={len(self.documents)}, passages={len(self.passages)})"
@@ -123,6 +124,38 @@ class Library:
     def document_rows(self) -> np.ndarray:
         """The position of each passage's document in ``documents`` (row i for passage i)."""
         return document_rows(self.passages, self.documents)
+
+    def passage_rows_of(self, doc_id: str) -> np.ndarray:
+        """The rows of ``doc_id``'s passages, in row order (empty for an unknown document).
+
+        Found in the document-row column: no passage is read.
+
+        Example:
+            >>> [library.passages[int(row)].label for row in library.passage_rows_of("A/RES/73/27")][:2]  # doctest: +SKIP
+            ['preamble, para. 1', 'preamble, para. 2']
+        """
+        if self._position is None:
+            stored = getattr(self.documents, "row_of", None)  # store.DocumentRows keeps it
+            self._position = stored if stored is not None else {doc_id: row for row, doc_id in enumerate(self.documents)}
+        position = self._position.get(doc_id)
+        if position is None:
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(np.asarray(self.document_rows) == position)
+
+    def passage_row(self, passage_id: str) -> int | None:
+        """The row of the passage ``passage_id`` ("A/RES/73/27#para. 1.3"), or None.
+
+        Only the passages of the document the id names are read.
+        """
+        cut = passage_id.find("#")
+        while cut != -1:
+            doc_id = passage_id[:cut]
+            if doc_id in self.documents:
+                for row in self.passage_rows_of(doc_id):
+                    if self.passages[int(row)].passage_id == passage_id:
+                        return int(row)
+            cut = passage_id.find("#", cut + 1)
+        return None
 
     def vectors(self) -> np.ndarray:
         """All passage vectors, row i for passage i (float32, L2-normalised)."""
