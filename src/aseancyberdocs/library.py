@@ -1,9 +1,17 @@
 """The ``Library``: an opened index, the one object a caller searches, asks and cites through.
 
 ``open_index`` (folder.py) checks the folder and makes one. A query flows one way:
-``Library.search`` encodes it, and the retrievers (dense in search.py, bm25.py), fusion
-(fusion.py), grouping (grouping.py) and citations (citations.py) get the arrays and stores they
-need, never the Library itself.
+``Library.search`` hands the Library to ``search.search``, which takes from it what each step
+reads (documents and the document row of each passage for the filters, the FAISS index and BM25
+for the retrievers, cluster ids for the grouping) and hands those on; the retrievers (search.py,
+bm25.py), fusion (fusion.py) and grouping (grouping.py) never call back into the Library, and
+citations (citations.py) and Hits are made last, for the passages picked.
+
+Example:
+    >>> from aseancyberdocs import open_index
+    >>> library = open_index("indexes/default")  # doctest: +SKIP
+    >>> library.passages[library.passage_row("A/RES/73/27#para. 1 (f)")].label  # doctest: +SKIP
+    'para. 1 (f)'
 """
 
 from __future__ import annotations
