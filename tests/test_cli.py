@@ -145,7 +145,8 @@ def test_build_reports_documents_passages_and_skipped_files(tmp_path, fake_model
 
     assert main(["build", str(sources), "--index", str(index_dir), "--model", "fake-bow", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (report["documents"], report["passages"], report["embedded"], report["reused"]) == (1, 3, 0, 3)
+    # Reused: the three passage texts and the document's line.
+    assert (report["documents"], report["passages"], report["embedded"], report["reused"]) == (1, 3, 0, 4)
     assert report["documents_reused"] == 1
     assert {item["path"].rsplit("/", 1)[-1] for item in report["skipped"]} == {"empty.txt", "broken.pdf"}
 

@@ -23,9 +23,12 @@ from aseancyberdocs.errors import (
     ModelMismatchError,
 )
 from aseancyberdocs.index import (
+    DOCUMENT_WEIGHT,
     FORMAT_VERSION,
     MANIFEST_FILE,
     build_index_from_documents,
+    combine_vectors,
+    embed_passages,
     open_index,
 )
 from aseancyberdocs.store import PASSAGE_DOCS_FILE, STORE_FILE, Store
@@ -53,11 +56,29 @@ def test_round_trip_keeps_documents_passages_and_vectors(built_index, documents,
 
     assert library.passages == passages
     assert library.documents == {document.doc_id: document for document in docs}
-    expected = FakeEmbedder().encode(
-        [embedding_text(passage, library.documents[passage.doc_id]) for passage in passages]
-    )
-    np.testing.assert_array_equal(library.vectors(), expected)
+    np.testing.assert_array_equal(library.vectors(), embed_passages(FakeEmbedder(), passages, library.documents))
     assert library.vectors().dtype == np.float32
+
+
+def test_a_passage_vector_is_its_own_text_plus_its_weighted_document_line(built_index, documents):
+    _, passages = documents
+    library = open_index(built_index, embedder=FakeEmbedder())
+    fake = FakeEmbedder()
+    for passage, vector in zip(passages, library.vectors()):
+        own = fake.encode([embedding_text(passage)])[0]
+        line = fake.encode([document_context(library.documents[passage.doc_id])])[0]
+        expected = own + DOCUMENT_WEIGHT * line
+        np.testing.assert_allclose(vector, expected / np.linalg.norm(expected), rtol=1e-6, atol=1e-7)
+    manifest = json.loads((built_index / MANIFEST_FILE).read_text())
+    assert str(DOCUMENT_WEIGHT) in manifest["settings"]["embed_text"]
+
+
+def test_combine_vectors_weights_the_line_and_normalises():
+    own = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], dtype=np.float32)
+    lines = np.array([[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]], dtype=np.float32)
+    combined = combine_vectors(own, lines, 0.5)
+    np.testing.assert_allclose(combined, [[2 / 5**0.5, 1 / 5**0.5], [0.0, 1.0], [0.0, 0.0]], rtol=1e-6)
+    assert combined.dtype == np.float32
 
 
 def test_faiss_results_equal_numpy_brute_force(built_index, embedder):
@@ -98,9 +119,7 @@ def test_store_row_i_is_vector_i(built_index, embedder):
     assert len(stored) == len(library.passages) == len(library.vectors())
     for row, (passage, vector) in enumerate(zip(library.passages, library.vectors())):
         assert stored[row] == passage
-        np.testing.assert_array_equal(
-            vector, embedder.encode([embedding_text(passage, library.documents[passage.doc_id])])[0]
-        )
+        np.testing.assert_array_equal(vector, embed_passages(FakeEmbedder(), [passage], library.documents)[0])
 
 
 def test_context_is_embedded_before_the_text():
@@ -125,7 +144,8 @@ def test_the_document_line_comes_first_and_is_never_part_of_the_quote():
 def test_build_report_counts(tmp_path, documents, embedder):
     docs, passages = documents
     report = build_index_from_documents(docs, tmp_path / "index", embedder=embedder, passages=passages)
-    assert (report.documents, report.passages, report.embedded, report.reused) == (3, 10, 10, 0)
+    # Ten distinct passage texts and three document lines.
+    assert (report.documents, report.passages, report.embedded, report.reused) == (3, 10, 13, 0)
     assert report.doc_types == {"joint statement": 1, "resolution": 2}
     assert report.model == "fake-bow"
 
@@ -140,8 +160,10 @@ def test_default_index_dir_comes_from_the_environment(tmp_path, monkeypatch, doc
 def test_identical_texts_are_embedded_once(tmp_path, embedder):
     first, first_passages = make_document("A/RES/1", ["Shared agreed language.", "Only here.", "Shared agreed language."])
     report = build_index_from_documents([first], tmp_path / "index", embedder=embedder, passages=first_passages)
-    assert report.embedded == 2
-    assert sorted(embedder.encoded) == sorted({embedding_text(passage, first) for passage in first_passages})
+    assert report.embedded == 3
+    assert sorted(embedder.encoded) == sorted(
+        {document_context(first), *(embedding_text(passage) for passage in first_passages)}
+    )
     library = open_index(tmp_path / "index", embedder=embedder)
     np.testing.assert_array_equal(library.vectors()[0], library.vectors()[2])
 
@@ -251,7 +273,7 @@ def test_rebuild_with_nothing_changed_embeds_nothing(built_index, documents):
     embedder = FakeEmbedder()
     report = build_index_from_documents(docs, built_index, embedder=embedder, passages=passages)
     assert embedder.calls == 0
-    assert (report.embedded, report.reused) == (0, len(passages))
+    assert (report.embedded, report.reused) == (0, len(passages) + len(docs))  # passage texts and document lines
 
 
 def test_rebuild_after_adding_a_document_embeds_only_its_texts(built_index, documents):
@@ -261,14 +283,13 @@ def test_rebuild_after_adding_a_document_embeds_only_its_texts(built_index, docu
     report = build_index_from_documents(
         [*docs, extra], built_index, embedder=embedder, passages=passages + extra_passages
     )
-    assert sorted(embedder.encoded) == sorted(embedding_text(passage, extra) for passage in extra_passages)
-    assert (report.embedded, report.reused) == (2, len(passages))
+    assert sorted(embedder.encoded) == sorted(
+        [document_context(extra), *(embedding_text(passage) for passage in extra_passages)]
+    )
+    assert (report.embedded, report.reused) == (3, len(passages) + len(docs))
     library = open_index(built_index, embedder=embedder)
     np.testing.assert_array_equal(
-        library.vectors(),
-        FakeEmbedder().encode(
-            [embedding_text(passage, library.documents[passage.doc_id]) for passage in library.passages]
-        ),
+        library.vectors(), embed_passages(FakeEmbedder(), library.passages, library.documents)
     )
 
 
@@ -279,14 +300,14 @@ def test_changed_passage_text_is_embedded_again(built_index, documents):
     build_index_from_documents(
         [docs[0], docs[1], changed], built_index, embedder=embedder, passages=passages[:7] + changed_passages
     )
-    assert embedder.encoded == [embedding_text(changed_passages[0], changed)]
+    assert embedder.encoded == [embedding_text(changed_passages[0])]  # its document line is unchanged
 
 
 def test_cache_is_per_model(built_index, documents):
     docs, passages = documents
     other = FakeEmbedder(name="other-model")
     build_index_from_documents(docs, built_index, embedder=other, passages=passages)
-    assert len(other.encoded) == len(passages)
+    assert len(other.encoded) == len(passages) + len(docs)
     with pytest.raises(ModelMismatchError):
         open_index(built_index, embedder=FakeEmbedder())
 
@@ -296,7 +317,7 @@ def test_a_corrupt_cache_is_ignored_not_fatal(built_index, documents):
     (built_index / "cache-vectors.npy").write_bytes(b"garbage")
     embedder = FakeEmbedder()
     build_index_from_documents(docs, built_index, embedder=embedder, passages=passages)
-    assert len(embedder.encoded) == len(passages)
+    assert len(embedder.encoded) == len(passages) + len(docs)
 
 
 # -- errors on load --------------------------------------------------------------------------
@@ -435,7 +456,7 @@ def test_build_index_skips_unreadable_and_duplicate_files(tmp_path):
     reasons = {Path(item.path).parent.name + "/" + Path(item.path).name: item.reason for item in report.skipped}
     assert set(reasons) == {"a/scan.pdf", "b/2024-01-01-cyber-resilience.md"}
     assert "duplicate doc_id" in reasons["b/2024-01-01-cyber-resilience.md"]
-    assert ("read", 3, 3) in stages and ("embed", 2, 2) in stages
+    assert ("read", 3, 3) in stages and ("embed", 3, 3) in stages  # two passages and the document line
     manifest = json.loads((tmp_path / "index" / MANIFEST_FILE).read_text())
     assert len(manifest["skipped"]) == 2
 
@@ -588,7 +609,8 @@ def test_a_format_1_index_is_refused_and_a_build_migrates_it_reusing_its_vectors
 
     embedder = FakeEmbedder()
     report = build_index([tmp_path / "2024-01-01-first.md"], index_dir, embedder=embedder)
-    assert embedder.calls == 0 and report.reused == len(passages) and report.embedded == 0
+    # every text reused: the passages' own and the document's line
+    assert embedder.calls == 0 and report.reused == len(passages) + 1 and report.embedded == 0
     assert report.documents_reused == 1  # read by the same code: not parsed again
     after = open_index(index_dir, embedder=FakeEmbedder())
     assert after.manifest["format_version"] == FORMAT_VERSION == 2

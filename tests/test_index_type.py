@@ -60,7 +60,7 @@ def test_an_ivfpq_index_is_rescored_exactly_from_the_stored_vectors(tmp_path, do
     flat = open_index(tmp_path / "flat", embedder=embedder)
     ivfpq = open_index(tmp_path / "ivfpq", embedder=embedder)
 
-    assert ivfpq.manifest["settings"]["faiss"] == "IndexIVFPQ" and "rescore-rows.npy" in ivfpq.manifest["files"]
+    assert ivfpq.manifest["settings"]["faiss"] == "IndexIVFPQ" and "rescore-vectors.npy" in ivfpq.manifest["files"]
     assert isinstance(ivfpq.faiss_index, RescoredIndex) and isinstance(ivfpq.faiss_index.index, faiss.IndexIVFPQ)
     assert (ivfpq.vectors() == flat.vectors()).all()
     for query, options in [("requests for assistance critical infrastructure", {}),

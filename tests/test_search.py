@@ -7,8 +7,7 @@ import pytest
 from conftest import FakeEmbedder
 
 from aseancyberdocs.citations import cite
-from aseancyberdocs.index import open_index
-from aseancyberdocs.passages import embedding_text
+from aseancyberdocs.index import embed_passages, open_index
 from aseancyberdocs.search import Candidate, check_query, dense_candidates, search, to_hits
 
 HIT_FIELDS = {
@@ -39,7 +38,7 @@ def test_scores_are_cosine_similarities(library, embedder):
     query = "share information on ransom payments"
     query_vector = embedder.encode([query])[0]
     for hit in library.search(query, k=10, mode="dense", group=False):
-        passage_vector = embedder.encode([embedding_text(hit.passage, library.documents[hit.passage.doc_id])])[0]
+        passage_vector = embed_passages(embedder, [hit.passage], library.documents)[0]
         assert hit.score == pytest.approx(float(passage_vector @ query_vector), abs=1e-5)
 
 
@@ -157,8 +156,7 @@ def test_component_scores_are_the_dense_cosine_and_bm25(library, embedder):
     bm25 = bm25_index(library).scores(expand(query))
     for hit in library.search(query, k=3, group=False):
         row = library.passages.index(hit.passage)
-        text = embedding_text(hit.passage, library.documents[hit.passage.doc_id])
-        cosine = float(embedder.encode([text])[0] @ embedder.encode([query])[0])
+        cosine = float(embed_passages(embedder, [hit.passage], library.documents)[0] @ embedder.encode([query])[0])
         assert hit.scores["dense"] == pytest.approx(cosine, abs=1e-5)
         assert hit.scores["bm25"] == pytest.approx(float(bm25[row]))
 

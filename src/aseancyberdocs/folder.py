@@ -51,7 +51,7 @@ from .store import (
     write_store,
 )
 from .types import Document, Passage
-from .vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, VectorRows, build_ivfpq
+from .vectors import IVFPQ_TYPE, RESCORE_VECTORS_FILE, VectorRows, build_ivfpq
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -155,7 +155,6 @@ def write_index(
     cache_vectors: np.ndarray,
     model: str,
     started: float,
-    cache_rows: np.ndarray | None = None,
 ) -> None:
     import faiss
 
@@ -172,11 +171,10 @@ def write_index(
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
         search_files = _write_search_files(work, passages, documents)
-        if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # re-scored from the vector cache: its row of each passage
-            assert cache_rows is not None, "an IVF-PQ index needs the cache row of each passage"
-            with open(work / RESCORE_ROWS_FILE, "wb") as handle:
-                np.save(handle, np.asarray(cache_rows, dtype=np.int64), allow_pickle=False)
-            search_files.append(RESCORE_ROWS_FILE)
+        if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # its short list re-scored with the exact vectors
+            with open(work / RESCORE_VECTORS_FILE, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            search_files.append(RESCORE_VECTORS_FILE)
         manifest = dict(manifest)
         manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
         manifest["sampled"] = {
@@ -397,7 +395,8 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
         raise IndexVersionError(
             f"{index_path} is an index of format version 1 (passages and documents in JSON lines), which "
             f"aseancyberdocs {__version__} does not open: run `aseancyberdocs build PATH --index {index_path}` "
-            f"to rebuild it in format {FORMAT_VERSION} (the vectors it holds are reused)"
+            f"to rebuild it in format {FORMAT_VERSION} (its documents and vectors are reused where the code "
+            "that read and embedded them is unchanged)"
         )
     if version != FORMAT_VERSION:
         raise IndexVersionError(
@@ -411,7 +410,7 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     # very file whose hash was checked: a build replacing the index meanwhile makes the check fail
     # (and open_index read again), never a mix of two builds.
     store_path = index_path / STORE_FILE
-    before, cache_id = _file_id(store_path), _file_id(index_path / CACHE_VECTORS_FILE)
+    before, vectors_id = _file_id(store_path), _file_id(index_path / RESCORE_VECTORS_FILE)
     snapshot = _verify_files(index_path, manifest)
     store = Store(store_path)
     try:
@@ -433,7 +432,10 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
         raise
     library = Library(index_path, manifest, DocumentRows(store), PassageRows(store, doc_rows))
     if manifest.get("settings", {}).get("faiss") == IVFPQ_TYPE:
-        library._rescore = _rescore_vectors(index_path, snapshot, cache_id, store.passage_count)
+        if RESCORE_VECTORS_FILE not in manifest.get("files", {}):
+            store.close()
+            raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_VECTORS_FILE} in its manifest")
+        library._rescore = _rescore_vectors(index_path, snapshot, vectors_id, store.passage_count)
     library._faiss_bytes = snapshot.pop(FAISS_FILE)
     # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes).
     library._file_bytes = snapshot
@@ -441,28 +443,21 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
 
 
 def _rescore_vectors(
-    index_path: Path, snapshot: dict[str, bytes], cache_id: tuple[int, ...] | None, passages: int
+    index_path: Path, snapshot: dict[str, bytes], vectors_id: tuple[int, ...] | None, passages: int
 ) -> tuple[VectorRows, np.ndarray]:
-    """The vector cache (rows read on demand) and the cache row of each passage, for an IVF-PQ index."""
-    from .npy import array_from_bytes
-
-    if RESCORE_ROWS_FILE not in snapshot:
-        raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_ROWS_FILE} in its manifest")
+    """The passage vectors of an IVF-PQ index (rows read on demand), row i being passage i."""
+    snapshot.pop(RESCORE_VECTORS_FILE, None)  # read by row below, not kept whole
     try:
-        vectors = VectorRows(index_path / CACHE_VECTORS_FILE)
-        rows = array_from_bytes(snapshot.pop(RESCORE_ROWS_FILE))
+        vectors = VectorRows(index_path / RESCORE_VECTORS_FILE)
     except (OSError, ValueError) as exc:
         raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc
-    if _file_id(index_path / CACHE_VECTORS_FILE) != cache_id:
-        raise IndexIntegrityError(f"{index_path}: {CACHE_VECTORS_FILE} was replaced while the index was opened")
-    if (
-        vectors.ndim != 2
-        or rows.shape != (passages,)
-        or rows.dtype.kind not in "iu"
-        or (passages and (int(rows.min()) < 0 or int(rows.max()) >= len(vectors)))
-    ):
-        raise IndexIntegrityError(f"{index_path}: {RESCORE_ROWS_FILE} does not match {CACHE_VECTORS_FILE}")
-    return vectors, rows
+    if _file_id(index_path / RESCORE_VECTORS_FILE) != vectors_id:
+        raise IndexIntegrityError(f"{index_path}: {RESCORE_VECTORS_FILE} was replaced while the index was opened")
+    if vectors.ndim != 2 or len(vectors) != passages:
+        raise IndexIntegrityError(
+            f"{index_path}: {RESCORE_VECTORS_FILE} holds {len(vectors)} vectors for {passages} passages"
+        )
+    return vectors, np.arange(passages, dtype=np.int64)
 
 
 def _file_id(path: Path) -> tuple[int, ...] | None:

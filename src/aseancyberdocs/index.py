@@ -3,8 +3,8 @@
 This module only re-exports, so that ``from aseancyberdocs.index import build_index, open_index,
 Library`` keeps working:
 
-- build.py: ``build_index``, ``build_index_from_documents``, ``BuildReport``, ``SkippedFile``:
-  reading sources, reusing unchanged documents and vectors, embedding;
+- build.py: ``build_index``, ``build_index_from_documents``, ``BuildReport``, ``SkippedFile``,
+  ``embed_passages``: reading sources, reusing unchanged documents and vectors, embedding;
 - folder.py: the index folder's format (``FORMAT_VERSION``, file names, FAISS index types),
   writing it atomically, checking it and ``open_index``;
 - library.py: ``Library``, the opened index.
@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from .build import (
+    DOCUMENT_WEIGHT,
     EMBED_TEXT_RULE,
     WORKERS_ENV,
     BuildReport,
@@ -24,6 +25,8 @@ from .build import (
     SkippedFile,
     build_index,
     build_index_from_documents,
+    combine_vectors,
+    embed_passages,
 )
 from .folder import (
     CACHE_KEYS_FILE,
@@ -53,6 +56,7 @@ __all__ = [
     "CACHE_KEYS_FILE",
     "CACHE_VECTORS_FILE",
     "DEFAULT_INDEX_DIR",
+    "DOCUMENT_WEIGHT",
     "EMBED_TEXT_RULE",
     "FAISS_FILE",
     "FORMAT_VERSION",
@@ -73,7 +77,9 @@ __all__ = [
     "SkippedFile",
     "build_index",
     "build_index_from_documents",
+    "combine_vectors",
     "default_index_dir",
+    "embed_passages",
     "faiss_type_for",
     "open_index",
     "sampled_sha256",

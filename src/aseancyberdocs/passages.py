@@ -79,11 +79,13 @@ def make_passages(
 
 
 def embedding_text(passage: Passage, document: Document | None = None) -> str:
-    """What is embedded and indexed for a passage: what a reader sees around it, then its text.
+    """What is indexed for a passage: what a reader sees around it, then its text.
 
     With ``document``: a line naming the document (``document_context``), then the passage's
-    context (article heading, chapeau, section heading), then its text. Nothing of this but the
-    text is ever quoted or counted in offsets.
+    context (article heading, chapeau, section heading), then its text; BM25 indexes this.
+    Without: the context and the text, which the embedding model embeds apart from the document
+    line, the two vectors then added (``build.combine_vectors``). Nothing of this but the text is
+    ever quoted or counted in offsets.
 
     Example:
         >>> embedding_text(passage, document)  # doctest: +SKIP

@@ -3,15 +3,14 @@
 An IndexFlatIP holds every vector in memory (1.5 KB a passage at 384 dimensions: 15 GB for ten
 million passages). ``index_type="ivfpq"`` writes an IVF index of product-quantized codes instead
 (``dimension / 8`` bytes a passage) and re-scores its short list exactly: the full-precision
-vectors stay in the index folder's vector cache (``cache-vectors.npy``), read row by row, and
-``rescore-rows.npy`` gives the cache row of each passage. Only the rows of a short list are read
-(``VectorRows``).
+passage vectors stay on disk in the index folder (``rescore-vectors.npy``, row i for passage i),
+and only the rows of a short list are read (``VectorRows``).
 
 ``RescoredIndex`` answers what search.py asks of a FAISS index (``search``, ``reconstruct``,
 ``reconstruct_batch``, ``reconstruct_n``, ``ntotal``, ``d``), so the retrieval code is unchanged.
 
 Example:
-    >>> index = RescoredIndex(ivfpq, VectorRows(Path("cache-vectors.npy")), rows)  # doctest: +SKIP
+    >>> index = RescoredIndex(ivfpq, VectorRows(Path("rescore-vectors.npy")), rows)  # doctest: +SKIP
     >>> scores, ids = index.search(query[None, :], 10)  # doctest: +SKIP
 """
 
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-RESCORE_ROWS_FILE = "rescore-rows.npy"
+RESCORE_VECTORS_FILE = "rescore-vectors.npy"
 IVFPQ_TYPE = "IndexIVFPQ"
 # Short list re-scored exactly: RESCORE_FACTOR times k, at least RESCORE_MIN rows.
 RESCORE_FACTOR = 30
