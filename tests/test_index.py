@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import FailingEmbedder, FakeEmbedder, make_document
 
-from aseancyberdocs import index as index_module
+from aseancyberdocs import folder as folder_module
 from aseancyberdocs.errors import (
     AseanCyberDocsError,
     EmptyIndexError,
@@ -225,7 +225,7 @@ def test_a_crash_while_writing_leaves_the_previous_index_intact(built_index, doc
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_module, "_swap_in", crash)
+    monkeypatch.setattr(folder_module, "_swap_in", crash)
     with pytest.raises(OSError, match="disk full"):
         build_index_from_documents(docs[:1], built_index, embedder=FakeEmbedder(), passages=passages[:4])
 
@@ -251,7 +251,7 @@ def test_an_index_left_aside_by_a_crash_is_restored(built_index, documents, embe
     aside = built_index.parent / f".index.old-{2**22 + 5}-abcd1234"
     os.replace(built_index, aside)
 
-    index_module._remove_stale(built_index)
+    folder_module._remove_stale(built_index)
 
     assert not aside.exists()
     assert len(open_index(built_index, embedder=embedder).passages) == len(passages)
@@ -545,11 +545,11 @@ PARALLEL_SOURCES = [
 @pytest.mark.model
 def test_a_parallel_build_equals_a_one_process_build(tmp_path, corpus_dir, monkeypatch):
     """Workers read and split the files while this process embeds: same passages, same vectors."""
-    from aseancyberdocs import index as index_module
+    from aseancyberdocs import build as build_module
     from aseancyberdocs.embedding import load_embedder
     from aseancyberdocs.index import build_index
 
-    monkeypatch.setattr(index_module, "_EMBED_CHUNK", 40)  # several embedding rounds while reading
+    monkeypatch.setattr(build_module, "_EMBED_CHUNK", 40)  # several embedding rounds while reading
     embedder = load_embedder()
     sources = [corpus_dir / source for source in PARALLEL_SOURCES]
     one = build_index(sources, tmp_path / "one", embedder=embedder, workers=1)
@@ -621,7 +621,7 @@ def test_a_format_1_index_is_refused_and_a_build_migrates_it_reusing_its_vectors
 
 def test_a_large_store_is_checked_by_size_and_sampled_hash(built_index, monkeypatch):
     path = built_index / STORE_FILE
-    monkeypatch.setattr(index_module, "HASH_WHOLE_UP_TO", 1024)
+    monkeypatch.setattr(folder_module, "HASH_WHOLE_UP_TO", 1024)
     library = open_index(built_index)
     docs = [replace(document, text=document.text) for document in library.documents.values()]
     build_index_from_documents(docs, built_index, embedder=FakeEmbedder(), passages=list(library.passages))
@@ -629,8 +629,8 @@ def test_a_large_store_is_checked_by_size_and_sampled_hash(built_index, monkeypa
     assert manifest["sampled"][STORE_FILE]["size"] == path.stat().st_size
     assert manifest["files"][STORE_FILE] == hashlib.sha256(path.read_bytes()).hexdigest()
     hashed = []
-    whole = index_module.sha256_file
-    monkeypatch.setattr(index_module, "sha256_file", lambda p: hashed.append(p.name) or whole(p))
+    whole = folder_module.sha256_file
+    monkeypatch.setattr(folder_module, "sha256_file", lambda p: hashed.append(p.name) or whole(p))
     open_index(built_index)  # not read whole
     assert STORE_FILE not in hashed
     with open(path, "ab") as handle:

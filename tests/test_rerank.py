@@ -13,7 +13,7 @@ from aseancyberdocs import search as search_module
 from aseancyberdocs.bm25 import tokenize
 from aseancyberdocs.fusion import weighted
 from aseancyberdocs.index import build_index_from_documents, open_index
-from aseancyberdocs.search import FUSION_DEPTH, _Ranker
+from aseancyberdocs.search import FUSION_DEPTH, _Ranker, _sources
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def row_of(library, start: str) -> int:
 
 def test_first_stage_weights_give_the_first_stage_score(library):
     query = "critical infrastructure assistance"
-    ranker = _Ranker(library, query, "hybrid", "weighted", None)
+    ranker = _Ranker(_sources(library), query, "hybrid", "weighted", None)
     dense, sparse, boost = ranker.first_stage(FUSION_DEPTH)
     rows = sorted(set(dense) | set(sparse))
     matrix = rerank.features(library, ranker.bm25_query, rows, dense, sparse, boost, None)

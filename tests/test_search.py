@@ -51,7 +51,7 @@ def test_dense_candidates_equal_numpy_brute_force(library, embedder):
     vectors = library.vectors()
     for query in ["ransomware resilience", "capacity building", "vulnerabilities reporting States"]:
         query_vector = embedder.encode([query])[0]
-        got = dense_candidates(library, query_vector, 5)
+        got = dense_candidates(library.faiss_index, query_vector, 5)
         scores = vectors @ query_vector
         # Stable sort on -score: ties keep passage order, as FAISS does.
         expected = np.argsort(-scores, kind="stable")[:5]

@@ -43,7 +43,7 @@ from .errors import QuoteVerificationError
 from .types import Answer, AnswerCitation, Hit
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 Generator = Callable[[str, list[str]], str]
 """``generator(question, evidence) -> text``: evidence items read "[n] quote (citation)"."""
@@ -365,10 +365,9 @@ def _with_chapeaus(library: Library, chosen: Sequence[_Scored]) -> list[_Scored]
     return items
 
 
-_label_rows: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+_label_rows: weakref.WeakKeyDictionary[Any, _RowsByLabel] = weakref.WeakKeyDictionary()
 
 
-_passage_rows: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 def _coverage(library: Library, question: str, hit: Hit) -> float:
@@ -376,24 +375,36 @@ def _coverage(library: Library, question: str, hit: Hit) -> float:
     from . import rerank
     from .reading import expand
 
-    rows = _passage_rows.get(library)
-    if rows is None:
-        rows = _passage_rows[library] = {passage.passage_id: row for row, passage in enumerate(library.passages)}
-    row = rows.get(hit.passage.passage_id)
+    row = library.passage_row(hit.passage.passage_id)
     if row is None:
         return 0.0
     matrix = rerank.features(library, expand(question), [row], {}, {}, None, None)
     return float(matrix[0, rerank.FEATURES.index("coverage")])
 
 
-def _rows_by_label(library: Library) -> dict[tuple[str, str], int]:
-    """(doc_id, label) -> the row of the first passage with that label."""
+class _RowsByLabel:
+    """(doc_id, label) -> the row of the first passage with that label; a document's labels are
+    read from its own passages when first asked for."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.by_document: dict[str, dict[str, int]] = {}
+
+    def get(self, key: tuple[str, str]) -> int | None:
+        doc_id, label = key
+        table = self.by_document.get(doc_id)
+        if table is None:
+            table = self.by_document[doc_id] = {}
+            for row in self.library.passage_rows_of(doc_id):
+                table.setdefault(self.library.passages[int(row)].label, int(row))
+        return table.get(label)
+
+
+def _rows_by_label(library: Library) -> _RowsByLabel:
+    """(doc_id, label) -> the row of the first passage with that label (``.get``)."""
     table = _label_rows.get(library)
     if table is None:
-        table = {}
-        for row, passage in enumerate(library.passages):
-            table.setdefault((passage.doc_id, passage.label), row)
-        _label_rows[library] = table
+        table = _label_rows[library] = _RowsByLabel(library)
     return table
 
 

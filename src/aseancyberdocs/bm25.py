@@ -38,7 +38,7 @@ from .passages import embedding_text
 from .types import Document, Passage
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 

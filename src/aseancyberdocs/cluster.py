@@ -4,7 +4,7 @@
 the two costly jobs of a build to the workers of a cluster:
 
 - **reading**: each source file is one task that parses it, finds its structure and splits it
-  into passages (``index._read_one``, as the build's local worker processes do);
+  into passages (``build._read_one``, as the build's local worker processes do);
 - **embedding**: the new passage texts go out in batches of ``TASK_TEXTS``, one task each; a
   worker loads the embedding model once and keeps it for the following batches.
 
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 LOCAL = "local"
 # Texts per embedding task: enough to keep a worker's forward passes full, few enough that a
-# batch of the build (index._ENCODE_BATCH texts) is shared by several workers.
+# batch of the build (build._ENCODE_BATCH texts) is shared by several workers.
 TASK_TEXTS = 64
 # Seconds to wait for a scheduler that does not answer.
 CONNECT_TIMEOUT = 30

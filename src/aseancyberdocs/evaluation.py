@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
     from .types import Hit
 
 DEFAULT_QUERIES = Path("evaluation") / "queries.jsonl"

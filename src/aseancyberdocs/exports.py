@@ -36,7 +36,7 @@ from .errors import QuoteVerificationError
 from .types import Answer, Hit
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 FORMATS = ("csl-json", "ris", "markdown")
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import AseanCyberDocsError
-from .index import sha256_file
+from .folder import sha256_file
 
 if TYPE_CHECKING:
     from .catalog import Catalog, CatalogEntry

@@ -16,7 +16,6 @@ import numpy as np
 from .errors import NoMatchError
 
 if TYPE_CHECKING:
-    from .index import Library
     from .types import Document
 
 
@@ -70,7 +69,7 @@ def _iso_day(value: str | Date | None, name: str) -> str | None:
 
 
 def make_filters(
-    library: Library,
+    documents: Mapping[str, Document],
     *,
     doc_type: str | Iterable[str] | None = None,
     body: str | None = None,
@@ -79,20 +78,20 @@ def make_filters(
     doc: str | Iterable[str] | None = None,
     where: Mapping[str, Any] | None = None,
 ) -> Filters:
-    """Check filter values against ``library`` and return them as Filters.
+    """Check filter values against ``documents`` (an index's, by doc_id) and return them as Filters.
 
     Raises:
         ValueError: an unknown doc_type, a malformed date, ``since`` after ``until``, an empty value,
             or a ``where`` key no document has.
 
     Example:
-        >>> make_filters(library, doc_type="resolution", since="2020-01-01")  # doctest: +SKIP
+        >>> make_filters(library.documents, doc_type="resolution", since="2020-01-01")  # doctest: +SKIP
         Filters(doc_type=('resolution',), body=None, since='2020-01-01', ...)
     """
     from .catalog import DOC_TYPES
 
     types = _strings(doc_type, "doc_type")
-    known = set(DOC_TYPES) | {document.doc_type for document in library.documents.values()}
+    known = set(DOC_TYPES) | {document.doc_type for document in documents.values()}
     for value in types:
         if value not in known:
             raise ValueError(f"unknown doc_type {value!r}; expected one of {', '.join(sorted(known))}")
@@ -104,7 +103,7 @@ def make_filters(
     for key, value in (where or {}).items():
         if not isinstance(key, str) or not key:
             raise ValueError(f"where keys must be non-empty strings, got {key!r}")
-        if not any(_field(document, key) is not _MISSING for document in library.documents.values()):
+        if not any(_field(document, key) is not _MISSING for document in documents.values()):
             raise ValueError(f"unknown metadata key {key!r}: no document has it")
         pairs.append((key, str(value)))
     return Filters(types, bodies[0] if bodies else None, start, end, _strings(doc, "doc"), tuple(pairs))
@@ -149,17 +148,19 @@ def document_ok(document: Document, filters: Filters) -> bool:
     return all(_matches(_field(document, key), value) for key, value in filters.where)
 
 
-def allowed(library: Library, filters: Filters) -> np.ndarray | None:
-    """A boolean mask over ``library.passages`` of those the filters keep; None without filters.
+def allowed(documents: Mapping[str, Document], document_rows: np.ndarray, filters: Filters) -> np.ndarray | None:
+    """A boolean mask over the passages of those the filters keep; None without filters.
+
+    ``documents`` are an index's documents in row order, ``document_rows`` the document row of
+    each passage (``Library.document_rows``).
 
     Raises:
         NoMatchError: the filters keep no passage.
     """
     if not filters:
         return None
-    documents = library.documents
     ok = np.fromiter((document_ok(document, filters) for document in documents.values()), dtype=bool, count=len(documents))
-    mask = ok[library.document_rows]
+    mask = ok[document_rows]
     if not mask.any():
         raise NoMatchError(f"no passage matches the filters: {filters.describe()}")
     return mask

@@ -16,6 +16,9 @@ prefix filtering (Chaudhuri et al. 2006; Bayardo et al. 2007): two sets with Jac
 at least one of the first ``|s| - ceil(t |s|) + 1`` shingles of each, shingles ordered rarest
 first, so only pairs sharing a rare shingle are compared. They are computed at build time and
 stored as ``clusters.json`` (the cluster id of each passage, in passage order).
+
+At query time ``collapse`` and ``others_in_cluster`` work on the cluster ids and the document
+rows alone (search.py hands them over); ``cluster_ids`` reads them from an opened index.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from .errors import IndexIntegrityError
 from .types import Passage
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +148,48 @@ def clusters(texts: Sequence[str], threshold: float = THRESHOLD) -> list[int]:
         if a != b:
             parent[max(a, b)] = min(a, b)
     return [root(i) for i in range(len(texts))]
+
+
+def collapse(
+    ranked: Sequence[tuple[int, float]], ids: Sequence[int], drafts: Any, document_rows: Any, k: int
+) -> list[tuple[int, float]]:
+    """The first passage of each agreed-language cluster, in rank order, at most ``k``.
+
+    ``ranked`` holds (passage row, score) pairs, best first; ``ids`` the cluster id of each
+    passage (``cluster_ids``); ``drafts`` whether each document row is a draft and
+    ``document_rows`` the document row of each passage. Equal scores put an adopted text before
+    its draft.
+
+    Example:
+        >>> collapse([(0, 0.9), (1, 0.9), (2, 0.5)], [0, 0, 2], [True, False], [0, 1, 1], 2)
+        [(1, 0.9), (2, 0.5)]
+    """
+    seen: set[int] = set()
+    picked = []
+    # The same text in a draft and in the adopted resolution scores the same: cite the adopted one.
+    order = {row: position for position, (row, _) in enumerate(ranked)}
+    ranked = sorted(ranked, key=lambda item: (-round(item[1], 9), bool(drafts[document_rows[item[0]]]), order[item[0]]))
+    for row, score in ranked:
+        if ids[row] in seen:
+            continue
+        seen.add(ids[row])
+        picked.append((row, score))
+        if len(picked) == k:
+            break
+    return picked
+
+
+def cluster_members(ids: Sequence[int]) -> dict[int, list[int]]:
+    """The passage rows of each cluster id, in row order."""
+    members: dict[int, list[int]] = {}
+    for row, cluster in enumerate(ids):
+        members.setdefault(cluster, []).append(row)
+    return members
+
+
+def others_in_cluster(members: dict[int, list[int]], ids: Sequence[int], row: int, mask: Any = None) -> list[int]:
+    """The other passages of ``row``'s cluster, in row order, that ``mask`` (if any) allows."""
+    return [other for other in members[ids[row]] if other != row and (mask is None or mask[other])]
 
 
 # --------------------------------------------------------------------------------------------

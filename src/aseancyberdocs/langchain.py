@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from pydantic import PrivateAttr, field_validator
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
     from .types import Hit
 
 # The Library.search options a call may override: invoke(query, k=3, doc_type="resolution").
@@ -87,7 +87,7 @@ class AseanCyberDocsRetriever(BaseRetriever):
     @field_validator("index")
     @classmethod
     def _check_index(cls, value: Any) -> Any:
-        from .index import Library
+        from .library import Library
 
         if value is None or isinstance(value, (str, Path, Library)):
             return value

@@ -41,7 +41,7 @@ from .errors import IndexIntegrityError
 from .types import DiffOp, Passage, Precedent
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 
@@ -318,15 +318,9 @@ def _day(as_of: str | Date | None) -> str | None:
 
 def _resolve(library: Library, text_or_passage_id: str) -> str:
     """The passage's text when given a passage id of the library, else the text itself."""
-    ids = _PASSAGE_IDS.get(library)
-    if ids is None or len(ids) != len(library.passages):
-        ids = {passage.passage_id: row for row, passage in enumerate(library.passages)}
-        _PASSAGE_IDS[library] = ids
-    row = ids.get(text_or_passage_id.strip())
+    row = library.passage_row(text_or_passage_id.strip())
     return library.passages[row].text if row is not None else text_or_passage_id
 
-
-_PASSAGE_IDS: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 def word_diff(query_text: str, query: _Words, passage_text: str, passage: _Words) -> tuple[DiffOp, ...]:

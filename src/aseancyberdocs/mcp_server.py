@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from .errors import AseanCyberDocsError, QuoteVerificationError
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
     from .types import Hit, Passage
 
 logger = logging.getLogger(__name__)
@@ -204,7 +204,6 @@ class _Tools:
 
     def __init__(self, library: Library) -> None:
         self.library = library
-        self._rows: dict[str, int] | None = None
 
     def search(
         self,
@@ -272,9 +271,7 @@ class _Tools:
         self, passage_id: Annotated[str, Field(description="e.g. 'A/RES/73/27#para. 1.3'")]
     ) -> CitedPassage:
         """One passage by id."""
-        if self._rows is None:
-            self._rows = {passage.passage_id: row for row, passage in enumerate(self.library.passages)}
-        row = self._rows.get(passage_id.strip())
+        row = self.library.passage_row(passage_id.strip())
         if row is None:
             raise ToolError(
                 f"no passage {passage_id!r} in the index; passage ids come from the passage_id field of "

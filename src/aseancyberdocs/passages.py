@@ -84,7 +84,7 @@ def embedding_text(passage: Passage, document: Document | None = None) -> str:
     With ``document``: a line naming the document (``document_context``), then the passage's
     context (article heading, chapeau, section heading), then its text; BM25 indexes this.
     Without: the context and the text, which the embedding model embeds apart from the document
-    line, the two vectors then added (``index.combine_vectors``). Nothing of this but the text is
+    line, the two vectors then added (``build.combine_vectors``). Nothing of this but the text is
     ever quoted or counted in offsets.
 
     Example:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
     from .types import Document
 
 # Short forms and plain words -> the words the documents use. Matched as whole words; the

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 FEATURES = ("dense", "bm25", "document", "coverage", "heading", "proximity", "sentence", "preamble")
 # Fitted by `python3 evaluation/fit_rerank.py --index INDEX` on the dev split of

@@ -11,6 +11,16 @@ A search runs in steps:
    weights fitted on the dev queries);
 4. agreed language is grouped: passages of one near-duplicate cluster (``grouping.py``) become
    one Hit citing the best-ranked occurrence, the others listed in ``Hit.also_in``.
+
+The query flows one way: ``search`` takes from the Library what each step reads (the documents
+and the document row of each passage for the filters; the FAISS index, BM25 and the document
+matcher for the retrievers, loaded on first use; the cluster ids for the grouping) and hands
+them on; the retrievers, fusion and grouping never call back into the Library. Citations and
+Hits are made last, for the passages picked.
+
+Example:
+    >>> from aseancyberdocs import open_index
+    >>> search(open_index(), "capacity-building", k=3)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,17 +28,18 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date as Date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .filters import Filters, NoMatchError, allowed, make_filters
-from .types import Citation, Hit
+from .types import Citation, Document, Hit, Passage
 
 if TYPE_CHECKING:
-    from .index import Library
+    from .library import Library
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +87,10 @@ def check_query(query: str, k: int) -> str:
 
 
 def dense_candidates(
-    library: Library, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    index: Any, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
 ) -> list[Candidate]:
-    """The ``k`` passages whose vectors have the highest inner product (cosine) with ``query_vector``.
+    """The ``k`` passages whose vectors in ``index`` (a FAISS index, ``Library.faiss_index``) have
+    the highest inner product (cosine) with ``query_vector``.
 
     ``allowed`` (a boolean mask over the passages) restricts the search exactly: FAISS searches
     only those ids (``IDSelectorBatch``) on a flat index, numpy scores their vectors on others.
@@ -87,11 +99,10 @@ def dense_candidates(
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     ids = None if allowed is None else np.flatnonzero(allowed).astype(np.int64)
-    k = min(k, len(library.passages) if ids is None else len(ids))
+    k = min(k, int(index.ntotal) if ids is None else len(ids))
     if k == 0:
         return []
     query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
-    index = library.faiss_index
     if ids is None:
         scores, indices = index.search(query, k)
         return [Candidate(int(i), float(s)) for i, s in zip(indices[0], scores[0]) if i >= 0]
@@ -181,26 +192,32 @@ def search(
     fusion = DEFAULT_FUSION if fusion is None else fusion
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
-    filters = make_filters(library, doc_type=doc_type, body=body, since=since, until=until, doc=doc, where=where)
-    mask = filter_mask = allowed(library, filters)
+    documents = library.documents
+    filters = make_filters(documents, doc_type=doc_type, body=body, since=since, until=until, doc=doc, where=where)
+    mask = filter_mask = allowed(documents, library.document_rows, filters)
 
-    document_rows = symbol_rows(library, query)
-    if document_rows is not None:
-        return _document_hits(library, document_rows, mask, filters, k)
+    symbol = symbol_rows(documents, library.document_rows, library.passages, query)
+    if symbol is not None:
+        return _document_hits(library, symbol, mask, filters, k)
 
     phrases, text = split_phrases(query)
     if phrases:
-        holding = phrase_mask(library, phrases)
+        holding = phrase_mask(_normalised_texts(library), phrases)
         mask = holding if mask is None else mask & holding
         if not mask.any():
             return []
         text = text or " ".join(phrases)
 
-    ranker = _Ranker(library, text, mode, fusion, mask)
+    ranker = _Ranker(_sources(library), text, mode, fusion, mask)
     depth = k * GROUP_FETCH if group else k
+    if group:
+        from .grouping import cluster_ids, collapse
+
+        ids = cluster_ids(library)
+        drafts = _draft_documents(library)
     while True:
         ranked = ranker.top(depth)
-        picked = _collapse(ranked, library, k) if group else ranked[:k]
+        picked = collapse(ranked, ids, drafts, library.document_rows, k) if group else ranked[:k]
         if not group or len(picked) >= k or ranker.complete(depth):
             break
         depth *= 4
@@ -217,22 +234,56 @@ def search(
                 doc_type=document.doc_type,
                 source=document.source,
                 scores=ranker.components(row),
-                also_in=_also_in(library, row, filter_mask) if group else (),
+                also_in=_also_in(library, ids, row, filter_mask) if group else (),
             )
         )
     return hits
 
 
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What the retrievers of one query read, each loaded on its first use.
+
+    ``search`` makes it from a Library, so the ranking below never calls back into the Library.
+    """
+
+    count: int  # passages in the index
+    encode: Callable[[str], np.ndarray]  # the query encoder
+    dense_index: Callable[[], Any]  # the FAISS index
+    vectors: Callable[[], np.ndarray]  # every passage vector, row i for passage i
+    bm25: Callable[[], Any]  # the BM25Index
+    matcher: Callable[[], Any]  # the reading.DocumentMatcher
+    features: Callable[..., np.ndarray]  # rerank.features over this index's passages
+
+
+def _sources(library: Library) -> _Sources:
+    from functools import partial
+
+    from . import rerank
+    from .bm25 import bm25_index
+    from .reading import document_matcher
+
+    return _Sources(
+        count=len(library.passages),
+        encode=library.encode_query,
+        dense_index=lambda: library.faiss_index,
+        vectors=lambda: _passage_vectors(library),
+        bm25=lambda: bm25_index(library),
+        matcher=lambda: document_matcher(library),
+        features=partial(rerank.features, library),
+    )
+
+
 class _Ranker:
     """Ranks the allowed passages for one query in one mode; keeps what it computed."""
 
-    def __init__(self, library: Library, text: str, mode: str, fusion: str, mask: np.ndarray | None) -> None:
-        self.library = library
+    def __init__(self, sources: _Sources, text: str, mode: str, fusion: str, mask: np.ndarray | None) -> None:
+        self.sources = sources
         self.text = text
         self.mode = mode
         self.fusion = fusion
         self.mask = mask
-        self.allowed_count = len(library.passages) if mask is None else int(mask.sum())
+        self.allowed_count = sources.count if mask is None else int(mask.sum())
         self._vector: np.ndarray | None = None
         self._bm25: np.ndarray | None = None
         self._fused: dict[int, float] = {}
@@ -240,16 +291,14 @@ class _Ranker:
     @property
     def vector(self) -> np.ndarray:
         if self._vector is None:
-            self._vector = self.library.encode_query(self.text)
+            self._vector = self.sources.encode(self.text)
         return self._vector
 
     @property
     def bm25(self) -> np.ndarray:
         """BM25 scores of every passage (disallowed ones included; ``top`` masks them)."""
         if self._bm25 is None:
-            from .bm25 import bm25_index
-
-            self._bm25 = bm25_index(self.library).scores(self.bm25_query)
+            self._bm25 = self.sources.bm25().scores(self.bm25_query)
         return self._bm25
 
     def bm25_top(self, depth: int) -> list[Candidate]:
@@ -261,14 +310,14 @@ class _Ranker:
     def top(self, depth: int) -> list[tuple[int, float]]:
         """The ``depth`` best passages as (row, score), best first."""
         if self.mode == "dense":
-            return [tuple(c) for c in dense_candidates(self.library, self.vector, depth, self.mask)]
+            return [tuple(c) for c in dense_candidates(self.sources.dense_index(), self.vector, depth, self.mask)]
         if self.mode == "bm25":
             return [tuple(c) for c in self.bm25_top(depth)]
         from .fusion import rrf, weighted
 
         reach = max(depth, FUSION_DEPTH)
         if self.fusion == "rrf":
-            dense = dense_candidates(self.library, self.vector, reach, self.mask)
+            dense = dense_candidates(self.sources.dense_index(), self.vector, reach, self.mask)
             sparse = self.bm25_top(reach)
             fused = rrf({"dense": [c.index for c in dense], "bm25": [c.index for c in sparse]})
         else:
@@ -288,7 +337,7 @@ class _Ranker:
     def first_stage(self, reach: int) -> tuple[dict[int, float], dict[int, float], np.ndarray | None]:
         """Each retriever's ``reach`` best (row -> score), with the best-named documents' passages
         added, and the document match per passage (None when unused)."""
-        dense_scores = {c.index: c.score for c in dense_candidates(self.library, self.vector, reach, self.mask)}
+        dense_scores = {c.index: c.score for c in dense_candidates(self.sources.dense_index(), self.vector, reach, self.mask)}
         sparse_scores = {c.index: c.score for c in self.bm25_top(reach)}
         boost = self.document_boost()
         if boost is not None:
@@ -304,7 +353,7 @@ class _Ranker:
         rows = sorted(fused, key=lambda row: (-fused[row], row))
         # Sentences are embedded only when their feature weighs something.
         vector = self.vector if rerank.WEIGHTS.get("sentence") else None
-        matrix = rerank.features(self.library, self.bm25_query, rows, dense, sparse, boost, vector, order=rows)
+        matrix = self.sources.features(self.bm25_query, rows, dense, sparse, boost, vector, order=rows)
         return {row: float(score) for row, score in zip(rows, rerank.score(matrix))}
 
     @property
@@ -318,9 +367,7 @@ class _Ranker:
         """Per passage, how well the question names its document (reading.py); None when unused."""
         if DOCUMENT_WEIGHT <= 0:
             return None
-        from .reading import document_matcher
-
-        boost = document_matcher(self.library).passage_scores(self.text)
+        boost = self.sources.matcher().passage_scores(self.text)
         return boost if boost.any() else None
 
     def _reach_named(self, boost: np.ndarray, dense: dict[int, float], sparse: dict[int, float]) -> None:
@@ -331,7 +378,7 @@ class _Ranker:
         rows = [int(row) for row in rows if row not in dense and row not in sparse]
         if not rows:
             return
-        vectors = _passage_vectors(self.library)[rows]
+        vectors = self.sources.vectors()[rows]
         for row, score in zip(rows, vectors @ self.vector):
             dense[row] = float(score)
             if self.bm25[row] > 0:
@@ -346,7 +393,7 @@ class _Ranker:
         """The dense, BM25 and fused scores of passage ``row``, as far as this mode computed them."""
         scores: dict[str, float] = {}
         if self._vector is not None:
-            vector = self.library.faiss_index.reconstruct(int(row))
+            vector = self.sources.dense_index().reconstruct(int(row))
             scores["dense"] = float(np.dot(vector, self._vector))
         scores["bm25"] = float(self.bm25[row])
         if self.mode == "hybrid":
@@ -365,48 +412,31 @@ def _passage_vectors(library: Library) -> np.ndarray:
     return vectors
 
 
-def _collapse(ranked: Sequence[tuple[int, float]], library: Library, k: int) -> list[tuple[int, float]]:
-    """The first passage of each agreed-language cluster, in rank order, at most ``k``."""
-    from .grouping import cluster_ids
-
-    ids = cluster_ids(library)
-    seen: set[int] = set()
-    picked = []
-    # The same text in a draft and in the adopted resolution scores the same: cite the adopted one.
-    order = {row: position for position, (row, _) in enumerate(ranked)}
-    ranked = sorted(ranked, key=lambda item: (-round(item[1], 9), _is_draft(library, item[0]), order[item[0]]))
-    for row, score in ranked:
-        if ids[row] in seen:
-            continue
-        seen.add(ids[row])
-        picked.append((row, score))
-        if len(picked) == k:
-            break
-    return picked
+_drafts: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
 
 
-def _is_draft(library: Library, row: int) -> bool:
-    return library.documents[library.passages[row].doc_id].doc_type.startswith("draft")
+def _draft_documents(library: Library) -> np.ndarray:
+    """Per document row of ``library``, whether the document is a draft (read once)."""
+    drafts = _drafts.get(library)
+    if drafts is None:
+        documents = library.documents.values()
+        drafts = _drafts[library] = np.fromiter(
+            (document.doc_type.startswith("draft") for document in documents), dtype=bool, count=len(documents)
+        )
+    return drafts
 
 
 _members: weakref.WeakKeyDictionary[Any, dict[int, list[int]]] = weakref.WeakKeyDictionary()
 
 
-def _also_in(library: Library, row: int, mask: np.ndarray | None) -> tuple[Citation, ...]:
+def _also_in(library: Library, ids: Sequence[int], row: int, mask: np.ndarray | None) -> tuple[Citation, ...]:
     """Citations of the other passages of ``row``'s cluster that pass the filters, oldest first."""
-    from .grouping import cluster_ids
+    from .grouping import cluster_members, others_in_cluster
 
     members = _members.get(library)
     if members is None:
-        members = {}
-        for index, cluster in enumerate(cluster_ids(library)):
-            members.setdefault(cluster, []).append(index)
-        _members[library] = members
-    others = [
-        index
-        for index in members[cluster_ids(library)[row]]
-        if index != row and (mask is None or mask[index])
-    ]
+        members = _members[library] = cluster_members(ids)
+    others = others_in_cluster(members, ids, row, mask)
     citations = [library.citation(index) for index in others]
     # Undated documents last; then by symbol and place, so the list reads as a history.
     order = sorted(range(len(others)), key=lambda i: (citations[i].date or "9999", citations[i].doc_id, others[i]))
@@ -420,19 +450,23 @@ _PHRASE = re.compile(r'"([^"]*)"|\u201c([^\u201d]*)\u201d')
 _DASHES = re.compile(r"[\-\u2010-\u2015\u2212]")
 
 
-def symbol_rows(library: Library, query: str) -> list[int] | None:
+def symbol_rows(
+    documents: Mapping[str, Document], document_rows: np.ndarray, passages: Sequence[Passage], query: str
+) -> list[int] | None:
     """The passage rows, in document order, of the document whose symbol or id the query is; else None.
 
-    File-name spelling ("A_RES_73_27") and case are accepted.
+    ``documents`` are an index's documents in row order, ``document_rows`` the document row of each
+    passage: only the passages of the document found are read. File-name spelling ("A_RES_73_27")
+    and case are accepted.
     """
     wanted = query.strip().replace("_", "/").casefold()
     if " " in wanted:
         return None
-    for document in library.documents.values():
+    for position, document in enumerate(documents.values()):
         names = {document.doc_id.casefold(), (document.symbol or "").casefold()}
         if wanted in names:
-            rows = [row for row, passage in enumerate(library.passages) if passage.doc_id == document.doc_id]
-            return sorted(rows, key=lambda row: library.passages[row].start)
+            rows = [int(row) for row in np.flatnonzero(np.asarray(document_rows) == position)]
+            return sorted(rows, key=lambda row: passages[row].start)
     return None
 
 
@@ -467,9 +501,14 @@ def split_phrases(query: str) -> tuple[list[str], str]:
 _normalised: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
 
 
-def phrase_mask(library: Library, phrases: Sequence[str]) -> np.ndarray:
-    """A mask of the passages whose text holds every one of ``phrases`` (already normalised)."""
+def _normalised_texts(library: Library) -> list[str]:
+    """Every passage text of ``library``, normalised as phrases are matched (kept once computed)."""
     texts = _normalised.get(library)
     if texts is None:
         texts = _normalised[library] = [normalise_phrase(passage.text) for passage in library.passages]
+    return texts
+
+
+def phrase_mask(texts: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+    """A mask of the passages whose normalised text (``normalise_phrase``) holds every one of ``phrases``."""
     return np.fromiter((all(phrase in text for phrase in phrases) for text in texts), dtype=bool, count=len(texts))

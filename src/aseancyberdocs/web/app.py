@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,7 +30,15 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import __version__
 from ..errors import AseanCyberDocsError, NoMatchError
 from ..types import Document, Passage
-from .render import anchor, diff_markup, document_blocks, mark, passage_anchors, query_terms, timeline_svg
+from .render import (
+    anchor,
+    diff_markup,
+    document_blocks,
+    mark,
+    passage_anchors,
+    query_terms,
+    timeline_svg,
+)
 
 if TYPE_CHECKING:
     from ..index import Library
@@ -115,17 +122,16 @@ class Site:
     def __init__(self, library: Library) -> None:
         self.library = library
         self.lock = threading.Lock()
-        rows: dict[str, list[Passage]] = defaultdict(list)
-        for passage in library.passages:
-            rows[passage.doc_id].append(passage)
-        self.passages_of = dict(rows)
-        self.row_of = {passage.passage_id: row for row, passage in enumerate(library.passages)}
         self.by_symbol = {(doc.symbol or "").casefold(): doc for doc in library.documents.values() if doc.symbol}
         documents = library.documents.values()
         self.doc_types = sorted({doc.doc_type for doc in documents if doc.doc_type})
         self.bodies = sorted({doc.body for doc in documents if doc.body})
         self.doc_ids = sorted(library.documents)
         self._anchors: dict[str, dict[str, str]] = {}
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        """The passages of ``doc_id`` in row order, read by row (none for an unknown document)."""
+        return [self.library.passages[int(row)] for row in self.library.passage_rows_of(doc_id)]
 
     def warm_up(self) -> None:
         """Load the model, FAISS and the shingle index now, not on the first request."""
@@ -143,7 +149,7 @@ class Site:
     def anchor(self, doc_id: str, passage_id: str) -> str:
         anchors = self._anchors.get(doc_id)
         if anchors is None:
-            anchors = passage_anchors(self.library.documents[doc_id], self.passages_of.get(doc_id, []))
+            anchors = passage_anchors(self.library.documents[doc_id], self.passages_of(doc_id))
             self._anchors[doc_id] = anchors
         return anchors.get(passage_id, "")
 
@@ -290,22 +296,22 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
     @app.get("/api/documents", tags=["api"], summary="The documents of the index, without their text")
     def api_documents() -> dict[str, Any]:
         return {"documents": [
-            {**_document_fields(library.documents[doc_id]), "passages": len(site.passages_of.get(doc_id, ()))}
+            {**_document_fields(library.documents[doc_id]), "passages": len(library.passage_rows_of(doc_id))}
             for doc_id in site.doc_ids
         ]}
 
     @app.get("/api/documents/{doc_id:path}", tags=["api"], summary="One document: clean text, pages, passages")
     def api_document(doc_id: Annotated[str, PathParam(max_length=300)]) -> dict[str, Any]:
         document = site.find_document(doc_id)
-        passages = site.passages_of.get(document.doc_id, [])
+        rows = [int(row) for row in library.passage_rows_of(document.doc_id)]
         return {
             **_document_fields(document),
             "text": document.text,
             "pages": [{"number": p.number, "label": p.label, "start": p.start, "end": p.end} for p in document.pages],
             "passages": [
-                {**passage.to_dict(), "citation": library.citation(site.row_of[passage.passage_id]).formatted,
+                {**passage.to_dict(), "citation": library.citation(row).formatted,
                  "anchor": site.anchor(document.doc_id, passage.passage_id)}
-                for passage in passages
+                for row, passage in ((row, library.passages[row]) for row in rows)
             ],
         }
 
@@ -346,7 +352,7 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc_id: str, hl: Annotated[str, Query(max_length=200)] = "") -> Response:
         document = site.find_document(doc_id)
-        blocks = document_blocks(document, site.passages_of.get(document.doc_id, []))
+        blocks = document_blocks(document, site.passages_of(document.doc_id))
         return page(request, "document.html", document=document, blocks=blocks, highlight=hl)
 
     @app.get("/precedents", response_class=HTMLResponse, include_in_schema=False)
@@ -364,7 +370,7 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
                     raise
                 message = exc.message
             if id.strip():
-                origin = next((p for p in site.passages_of.get(id.split("#")[0], []) if p.passage_id == id.strip()), None)
+                origin = next((p for p in site.passages_of(id.split("#")[0]) if p.passage_id == id.strip()), None)
                 if origin is None:
                     message = message or f"no passage {id.strip()!r} in this index: its id was read as text"
         rows = [
@@ -395,7 +401,7 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
 
 def _passage_at(site: Site, doc_id: str, offset: int) -> str:
     """The id of the passage of ``doc_id`` holding character ``offset`` (where a quote stands)."""
-    for passage in site.passages_of.get(doc_id, []):
+    for passage in site.passages_of(doc_id):
         if passage.start <= offset < passage.end:
             return passage.passage_id
     return ""
