@@ -382,17 +382,18 @@ def child_open(folder: str) -> dict[str, Any]:
     return {"open_s": seconds, "passages": len(library.passages), "open_peak_rss_mb": rss_peak_mb()}
 
 
-def child_search(folder: str, queries: int) -> dict[str, Any]:
+def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[str, Any]:
     import aseancyberdocs
 
     texts = [json.loads(line)["query"] for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = texts[:queries]
     library = aseancyberdocs.open_index(folder)
     started = time.perf_counter()
-    library.search(texts[0], k=10)  # loads the model, FAISS, BM25 and the clusters
+    if not dense_only:
+        library.search(texts[0], k=10)  # loads the model, FAISS, BM25 and the clusters
     first = time.perf_counter() - started
     latencies = []
-    for text in texts:
+    for text in [] if dense_only else texts:
         started = time.perf_counter()
         hits = library.search(text, k=10)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -406,6 +407,8 @@ def child_search(folder: str, queries: int) -> dict[str, Any]:
         started = time.perf_counter()
         found.append(library.faiss_index.search(vector[None, :], 10)[1][0])
         dense_ms.append((time.perf_counter() - started) * 1000)
+    if dense_only:  # no hybrid query: the peak of opening, the model and dense search alone
+        peak = rss_peak_mb()
     matrix = np.load(Path(folder) / "cache-vectors.npy", mmap_mode="r")
     best_scores = np.full((len(vectors), 10), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(vectors), 10), dtype=np.int64)
@@ -421,8 +424,9 @@ def child_search(folder: str, queries: int) -> dict[str, Any]:
         len(set(ids.tolist()) & set(exact.tolist())) / 10 for ids, exact in zip(found, best_ids)
     )
     return {
-        "first_query_s": first, "queries": len(texts),
-        "hybrid_p50_ms": statistics.median(latencies), "hybrid_p95_ms": percentile(latencies, 0.95),
+        "first_query_s": None if dense_only else first, "queries": 0 if dense_only else len(texts),
+        "hybrid_p50_ms": statistics.median(latencies) if latencies else None,
+        "hybrid_p95_ms": percentile(latencies, 0.95) if latencies else None,
         "dense_p50_ms": statistics.median(dense_ms), "dense_p95_ms": percentile(dense_ms, 0.95),
         "search_peak_rss_mb": peak, "recall_at_10": recall,
     }
@@ -470,7 +474,9 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
     row["open_s"] = statistics.median(o["open_s"] for o in opens)
     row["open_peak_rss_mb"] = statistics.median(o["open_peak_rss_mb"] for o in opens)
     print(f"[{time.strftime('%H:%M:%S')}] {size}: open {row['open_s']:.2f} s; searching", flush=True)
-    row.update(run_child("search", "--folder", str(folder), "--queries", str(args.queries)))
+    row.update(run_child("search", "--folder", str(folder), "--queries", str(args.queries),
+                         *(["--dense-only"] if args.dense_only else [])))
+    row["dense_only"] = bool(args.dense_only)
     row["load_after"] = loadavg()
     print(f"[{time.strftime('%H:%M:%S')}] {size}: {json.dumps(row)}", flush=True)
     if not args.keep:
@@ -503,7 +509,8 @@ def chart(rows: list[dict[str, Any]]) -> None:
     figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
     for axis, (title, series) in zip(axes, panels):
         for label, values in series:
-            axis.plot(sizes, values, marker="o", label=label)
+            points = [(size, value) for size, value in zip(sizes, values) if value is not None]
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
         first = series[0][1][0]
         axis.plot(sizes, [first * size / sizes[0] for size in sizes], ls=":", color="grey", label="linear")
         for goal in GOALS.get(title, ()):
@@ -520,6 +527,9 @@ def chart(rows: list[dict[str, Any]]) -> None:
 
 
 def section(rows: list[dict[str, Any]]) -> str:
+    def number(value: float | None, spec: str) -> str:
+        return "not run" if value is None else format(value, spec)
+
     def mb(value: float) -> str:
         return f"{value / 1e6:,.0f}" if value >= 1e6 else f"{value / 1e6:.1f}"
 
@@ -553,8 +563,9 @@ def section(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['passages']:,} | {r['faiss_type']} | {r['write_s']:.1f} | {mb(d['total'])} "
             f"({mb(d['store'])} / {mb(d['vectors'] + d['cache keys'])} / {mb(d['faiss'])} / {mb(d['bm25'])} / "
-            f"{mb(d['clusters'])}) | {r['open_s']:.2f} | {r['first_query_s']:.1f} | {r['queries']} | {r['hybrid_p50_ms']:.0f} | "
-            f"{r['hybrid_p95_ms']:.0f} | {r['dense_p50_ms']:.1f} | {r['search_peak_rss_mb']:,.0f} | "
+            f"{mb(d['clusters'])}) | {r['open_s']:.2f} | {number(r['first_query_s'], '.1f')} | {r['queries']} | "
+            f"{number(r['hybrid_p50_ms'], '.0f')} | {number(r['hybrid_p95_ms'], '.0f')} | {r['dense_p50_ms']:.1f} | "
+            f"{r['search_peak_rss_mb']:,.0f}{' (dense only)' if r.get('dense_only') else ''} | "
             f"{r['recall_at_10']:.3f} |"
         )
     lines += ["", f"![growth of cost with passages]({CHART.name})", "", END]
@@ -578,6 +589,8 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/aseancyberdocs-scale", help="where the index folders are written")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--keep", action="store_true", help="keep the index folders")
+    parser.add_argument("--dense-only", action="store_true",
+                        help="no hybrid query (it reads every vector at this size): dense search and recall only")
     parser.add_argument("--no-report", action="store_true", help="print the figures; write no files")
     parser.add_argument("--report-only", action="store_true", help="write the chart and section from scale.json")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -591,7 +604,7 @@ def main() -> None:
         print(json.dumps(child_open(args.folder)))
         return
     if args.child == "search":
-        print(json.dumps(child_search(args.folder, args.queries)))
+        print(json.dumps(child_search(args.folder, args.queries, args.dense_only)))
         return
     command = "python3 benchmarks/scale.py " + " ".join(sys.argv[1:])
     # Rows of sizes not measured in this run are kept from the previous run (each row names its command).
