@@ -212,7 +212,7 @@ class BM25Writer:
         self._r, self._c, self._t = [], [], []
 
     def save(self, folder: Path) -> list[str]:
-        from aseancyberdocs.bm25 import B, FILES, K1, METHOD, TOKENIZER_VERSION
+        from aseancyberdocs.bm25 import FILES, K1, METHOD, TOKENIZER_VERSION, B
 
         self._flush()
         rows = np.concatenate(self.rows)
@@ -258,8 +258,14 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
 
     from aseancyberdocs.grouping import CLUSTERS_FILE, SHINGLE, THRESHOLD
     from aseancyberdocs.index import (
-        CACHE_KEYS_FILE, CACHE_VECTORS_FILE, FAISS_FILE, HASH_WHOLE_UP_TO, MANIFEST_FILE, REQUIRED_FILES,
-        sampled_sha256, sha256_file,
+        CACHE_KEYS_FILE,
+        CACHE_VECTORS_FILE,
+        FAISS_FILE,
+        HASH_WHOLE_UP_TO,
+        MANIFEST_FILE,
+        REQUIRED_FILES,
+        sampled_sha256,
+        sha256_file,
     )  # fmt: skip
     from aseancyberdocs.passages import embedding_text
     from aseancyberdocs.store import write_store
@@ -314,14 +320,12 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
 
     mark = time.perf_counter()
     files = bm25.save(folder)
-    del bm25
     timings["bm25_s"] = time.perf_counter() - mark
 
     (folder / CLUSTERS_FILE).write_text(json.dumps({"measure": "jaccard of word shingles", "shingle": SHINGLE,
                                                     "threshold": THRESHOLD, "clusters": cluster_ids},
                                                    separators=(",", ":")) + "\n", encoding="utf-8")
     files.append(CLUSTERS_FILE)
-    del cluster_ids
 
     mark = time.perf_counter()
     matrix = np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r")
@@ -434,7 +438,7 @@ def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[st
 
 def run_child(*args: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env, check=False)
     if done.returncode:
         raise RuntimeError(f"child {args} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -504,14 +508,17 @@ def chart(rows: list[dict[str, Any]]) -> None:
         ("size on disk (MB)", [("total", [r["disk"]["total"] / 1e6 for r in rows])]),
         ("open time (s)", [("open_index", [r["open_s"] for r in rows])]),
         ("hybrid query (ms)", [("p50", [r["hybrid_p50_ms"] for r in rows]), ("p95", [r["hybrid_p95_ms"] for r in rows])]),
-        ("peak RSS of search (MB)", [("VmHWM", [r["search_peak_rss_mb"] for r in rows])]),
+        ("peak RSS of search (MB)", [
+            ("hybrid queries", [None if r.get("dense_only") else r["search_peak_rss_mb"] for r in rows]),
+            ("dense only", [r["search_peak_rss_mb"] if r.get("dense_only") else None for r in rows]),
+        ]),
     ]
     figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
     for axis, (title, series) in zip(axes, panels):
         for label, values in series:
             points = [(size, value) for size, value in zip(sizes, values) if value is not None]
             axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-        first = series[0][1][0]
+        first = next(value for value in series[0][1] if value is not None)
         axis.plot(sizes, [first * size / sizes[0] for size in sizes], ls=":", color="grey", label="linear")
         for goal in GOALS.get(title, ()):
             axis.plot([10_000_000], [goal], marker="x", color="red", ls="none")
