@@ -269,7 +269,7 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     )  # fmt: skip
     from aseancyberdocs.passages import embedding_text
     from aseancyberdocs.store import write_store
-    from aseancyberdocs.vectors import IVFPQ_TYPE, RESCORE_ROWS_FILE, build_ivfpq
+    from aseancyberdocs.vectors import IVFPQ_TYPE, RESCORE_VECTORS_FILE, build_ivfpq
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -332,8 +332,10 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFPQ_TYPE
     if faiss_type == IVFPQ_TYPE:
         index = build_ivfpq(matrix)
-        np.save(folder / RESCORE_ROWS_FILE, np.arange(size, dtype=np.int64), allow_pickle=False)
-        files.append(RESCORE_ROWS_FILE)
+        # Here the cache's rows are the passages' vectors in passage order, so the exact vectors the
+        # short list is re-scored with are the same bytes: a hard link, not a second copy on disk.
+        os.link(folder / CACHE_VECTORS_FILE, folder / RESCORE_VECTORS_FILE)
+        files.append(RESCORE_VECTORS_FILE)
     else:
         index = faiss.IndexFlatIP(dimension)
         for start in range(0, size, 100_000):
@@ -446,7 +448,7 @@ def run_child(*args: str) -> dict[str, Any]:
 
 _KINDS = {
     "store": ("store.sqlite", "passage-docs.npy"),
-    "vectors": ("cache-vectors.npy", "rescore-rows.npy"),
+    "vectors": ("cache-vectors.npy",),  # rescore-vectors.npy is a hard link to it
     "cache keys": ("cache-keys.jsonl",),
     "faiss": ("vectors.faiss",),
     "bm25": ("bm25-data.npy", "bm25-indices.npy", "bm25-indptr.npy", "bm25-vocab.json", "bm25-params.json"),
@@ -458,7 +460,8 @@ _KINDS = {
 def disk_by_kind(folder: Path) -> dict[str, int]:
     sizes = {kind: sum((folder / name).stat().st_size for name in names if (folder / name).is_file())
              for kind, names in _KINDS.items()}
-    sizes["total"] = sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
+    inodes = {path.stat().st_ino: path.stat().st_size for path in folder.iterdir() if path.is_file()}
+    sizes["total"] = sum(inodes.values())  # a hard-linked file counted once
     return sizes
 
 

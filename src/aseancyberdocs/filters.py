@@ -91,7 +91,8 @@ def make_filters(
     from .catalog import DOC_TYPES
 
     types = _strings(doc_type, "doc_type")
-    known = set(DOC_TYPES) | {document.doc_type for document in documents.values()}
+    # Only a doc_type filter needs every document's type: a search without one reads no metadata.
+    known = set(DOC_TYPES) | {document.doc_type for document in documents.values()} if types else set()
     for value in types:
         if value not in known:
             raise ValueError(f"unknown doc_type {value!r}; expected one of {', '.join(sorted(known))}")
