@@ -250,7 +250,6 @@ class _Sources:
     count: int  # passages in the index
     encode: Callable[[str], np.ndarray]  # the query encoder
     dense_index: Callable[[], Any]  # the FAISS index
-    vectors: Callable[[], np.ndarray]  # every passage vector, row i for passage i
     bm25: Callable[[], Any]  # the BM25Index
     matcher: Callable[[], Any]  # the reading.DocumentMatcher
     features: Callable[..., np.ndarray]  # rerank.features over this index's passages
@@ -267,7 +266,6 @@ def _sources(library: Library) -> _Sources:
         count=len(library.passages),
         encode=library.encode_query,
         dense_index=lambda: library.faiss_index,
-        vectors=lambda: _passage_vectors(library),
         bm25=lambda: bm25_index(library),
         matcher=lambda: document_matcher(library),
         features=partial(rerank.features, library),
@@ -378,7 +376,8 @@ class _Ranker:
         rows = [int(row) for row in rows if row not in dense and row not in sparse]
         if not rows:
             return
-        vectors = self.sources.vectors()[rows]
+        # Only these rows' vectors: a corpus of millions of passages is never read whole per query.
+        vectors = np.asarray(self.sources.dense_index().reconstruct_batch(np.asarray(rows, dtype=np.int64)))
         for row, score in zip(rows, vectors @ self.vector):
             dense[row] = float(score)
             if self.bm25[row] > 0:
@@ -399,17 +398,6 @@ class _Ranker:
         if self.mode == "hybrid":
             scores["fused"] = float(self._fused.get(row, 0.0))
         return scores
-
-
-_vectors: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
-
-
-def _passage_vectors(library: Library) -> np.ndarray:
-    """All passage vectors of ``library`` (read once from FAISS)."""
-    vectors = _vectors.get(library)
-    if vectors is None:
-        vectors = _vectors[library] = library.vectors()
-    return vectors
 
 
 _drafts: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
