@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sections import write_section
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BEGIN, END = "<!-- cluster:begin -->", "<!-- cluster:end -->"
@@ -202,13 +204,7 @@ def section(result: dict[str, Any], command: str) -> str:
 
 
 def write_results(result: dict[str, Any], command: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = section(result, command)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block.rstrip("\n") + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    write_section(path, BEGIN, END, section(result, command))
 
 
 def main(argv: list[str] | None = None) -> int:

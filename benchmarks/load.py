@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from sections import write_section
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BEGIN, END = "<!-- web-load:begin -->", "<!-- web-load:end -->"
@@ -206,13 +208,7 @@ def _load_row(result: dict[str, Any]) -> str:
 
 
 def write_results(result: dict[str, Any], command: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = section(result, command)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block.rstrip("\n") + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    write_section(path, BEGIN, END, section(result, command))
 
 
 def main(argv: list[str] | None = None) -> int:

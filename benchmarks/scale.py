@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -583,13 +584,7 @@ def section(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(text: str) -> None:
-    previous = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else ""
-    if BEGIN in previous and END in previous:
-        start, end = previous.index(BEGIN), previous.index(END) + len(END)
-        updated = previous[:start] + text + previous[end:]
-    else:
-        updated = previous.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(updated, encoding="utf-8")
+    write_section(RESULTS, BEGIN, END, text)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sections import write_section
+
 PASSAGE_COLUMNS = ("passage_id", "doc_row", "label", "kind", "text", "start", "end", "page_from", "page_to",
                    "label_from", "label_to", "context", "part", "parts")  # the Arrow schema
 
@@ -262,12 +264,7 @@ def main() -> int:
     text = section(results, command)
     print(text)
     if not args.no_write:
-        previous = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmarks\n"
-        if BEGIN in previous and END in previous:
-            updated = previous[: previous.index(BEGIN)] + text + previous[previous.index(END) + len(END):]
-        else:
-            updated = previous.rstrip("\n") + "\n\n" + text + "\n"
-        RESULTS.write_text(updated, encoding="utf-8")
+        write_section(RESULTS, BEGIN, END, text)
     return 0
 
 

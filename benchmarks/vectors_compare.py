@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sections import write_section
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -160,12 +161,7 @@ def main() -> int:
                    + " ".join(map(str, args.sizes)))
     print(text)
     if not args.no_write:
-        previous = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmarks\n"
-        if BEGIN in previous and END in previous:
-            updated = previous[: previous.index(BEGIN)] + text + previous[previous.index(END) + len(END):]
-        else:
-            updated = previous.rstrip("\n") + "\n\n" + text + "\n"
-        RESULTS.write_text(updated, encoding="utf-8")
+        write_section(RESULTS, BEGIN, END, text)
     return 0
 
 
