@@ -316,11 +316,11 @@ class DocumentMatcher:
     def __init__(self, library: Library) -> None:
         from .bm25 import BM25Index
 
-        self.doc_ids = list(library.documents)
-        lines = [document_line(library.documents[doc_id]) for doc_id in self.doc_ids]
-        self.index = BM25Index.in_memory(lines)
+        documents = list(library.documents.values())  # one read of every document, in row order
+        self.doc_ids = [document.doc_id for document in documents]
+        self.index = BM25Index.in_memory([document_line(document) for document in documents])
         self.row_document = np.asarray(library.document_rows, dtype=np.int64)  # positions in self.doc_ids
-        self.years = [(library.documents[doc_id].date or "")[:4] for doc_id in self.doc_ids]
+        self.years = [(document.date or "")[:4] for document in documents]
 
     def scores(self, query: str) -> np.ndarray:
         """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches).
