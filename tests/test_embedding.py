@@ -209,6 +209,22 @@ def test_one_onnx_thread_gives_the_same_vectors(torch_vectors, monkeypatch):
     monkeypatch.setenv(ONNX_THREADS_ENV, "many")
     with pytest.raises(ValueError, match="ASEANCYBERDOCS_ONNX_THREADS must be a whole number, got 'many'"):
         OnnxEmbedder().encode(_TEXTS)
+    monkeypatch.setenv(ONNX_THREADS_ENV, "0")
+    with pytest.raises(ValueError, match="ASEANCYBERDOCS_ONNX_THREADS must be at least 1, got 0"):
+        OnnxEmbedder().encode(_TEXTS)
+
+
+@pytest.mark.model
+def test_batches_side_by_side_give_the_vectors_of_one_thread(monkeypatch):
+    from aseancyberdocs.embedding import ONNX_THREADS_ENV, OnnxEmbedder
+
+    texts = [f"{text} ({number})" * (1 + number % 4) for number, text in enumerate(_TEXTS * 6)]
+    monkeypatch.setenv(ONNX_THREADS_ENV, "1")
+    alone = OnnxEmbedder(batch_size=2).encode(texts)
+    monkeypatch.setenv(ONNX_THREADS_ENV, "3")
+    side_by_side = OnnxEmbedder(batch_size=2)
+    assert np.array_equal(side_by_side.encode(texts), alone)
+    assert side_by_side._threads == 3
 
 
 @pytest.mark.model
