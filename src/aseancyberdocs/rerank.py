@@ -32,13 +32,15 @@ import functools
 import itertools
 import re
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from .bm25 import BM25Index
     from .library import Library
+    from .types import Passage
 
 FEATURES = ("dense", "bm25", "document", "coverage", "heading", "proximity", "sentence", "preamble")
 # Fitted by `python3 evaluation/fit_rerank.py --index INDEX` on the dev split of
@@ -78,10 +80,7 @@ def min_max(values: np.ndarray) -> np.ndarray:
 class _Vocabulary:
     """IDF of the BM25 tokens, from the stored BM25 matrix (one column per token)."""
 
-    def __init__(self, library: Library) -> None:
-        from .bm25 import bm25_index
-
-        index = bm25_index(library)
+    def __init__(self, index: BM25Index) -> None:
         indptr = np.asarray(index.retriever.scores["indptr"])
         frequency = np.diff(indptr).astype(np.float64)
         total = float(len(index))
@@ -94,33 +93,6 @@ class _Vocabulary:
         return float(self.idf[column]) if column is not None else 0.0
 
 
-_vocabularies: weakref.WeakKeyDictionary[Any, _Vocabulary] = weakref.WeakKeyDictionary()
-_tokens: weakref.WeakKeyDictionary[Any, dict[int, tuple[list[str], list[str]]]] = weakref.WeakKeyDictionary()
-
-
-def _vocabulary(library: Library) -> _Vocabulary:
-    vocabulary = _vocabularies.get(library)
-    if vocabulary is None:
-        vocabulary = _vocabularies[library] = _Vocabulary(library)
-    return vocabulary
-
-
-def _passage_tokens(library: Library, row: int) -> tuple[list[str], list[str]]:
-    """The BM25 tokens of passage ``row``'s text and of its context (kept once computed)."""
-    from .bm25 import tokenize
-
-    cache = _tokens.get(library)
-    if cache is None:
-        cache = _tokens[library] = {}
-    tokens = cache.get(row)
-    if tokens is None:
-        passage = library.passages[row]
-        # The sub-paragraphs of one article share its heading and chapeau: tokenize them once.
-        context = _context_tokens(passage.context or "")
-        tokens = cache[row] = (tokenize(passage.text), context)
-    return tokens
-
-
 @functools.lru_cache(maxsize=4096)
 def _context_tokens(context: str) -> list[str]:
     from .bm25 import tokenize
@@ -129,6 +101,160 @@ def _context_tokens(context: str) -> list[str]:
 
 
 _PREAMBLE = re.compile(r"^preamble\b")
+
+
+class PassageFeatures:
+    """The second stage over one index: what it reads of the passages, kept as it is computed.
+
+    Made once per index from the passages (text, context and label of the candidates are read by
+    row), the BM25 index (its IDF) and the embedder's ``encode`` (the best-sentence feature); the
+    tokens and sentence vectors of the passages already scored are kept for later queries.
+
+    Example:
+        >>> features = PassageFeatures(library.passages, bm25_index(library), library.embedder.encode)  # doctest: +SKIP
+        >>> features.matrix("misuse of devices", [5244], {5244: 0.6}, {5244: 11.0}, None, None).shape  # doctest: +SKIP
+        (1, 8)
+    """
+
+    def __init__(
+        self, passages: Sequence[Passage], bm25: BM25Index, encode: Callable[[list[str]], np.ndarray]
+    ) -> None:
+        self.passages = passages
+        self.vocabulary = _Vocabulary(bm25)
+        self.encode = encode
+        self._tokens: dict[int, tuple[list[str], list[str]]] = {}
+        self._sentence_vectors: dict[int, np.ndarray] = {}
+
+    def tokens(self, row: int) -> tuple[list[str], list[str]]:
+        """The BM25 tokens of passage ``row``'s text and of its context (kept once computed)."""
+        from .bm25 import tokenize
+
+        tokens = self._tokens.get(row)
+        if tokens is None:
+            passage = self.passages[row]
+            # The sub-paragraphs of one article share its heading and chapeau: tokenize them once.
+            tokens = self._tokens[row] = (tokenize(passage.text), _context_tokens(passage.context or ""))
+        return tokens
+
+    def matrix(
+        self,
+        query: str,
+        rows: Sequence[int],
+        dense: Mapping[int, float],
+        bm25: Mapping[int, float],
+        document: np.ndarray | None,
+        query_vector: np.ndarray | None,
+        order: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """The feature matrix of candidates ``rows`` (one row per candidate, columns ``FEATURES``).
+
+        Args:
+            query: the question as BM25 reads it (its words, short forms spelled out).
+            rows: the candidate passages.
+            dense: row -> cosine with the question (rows missing get the lowest).
+            bm25: row -> BM25 score (rows missing get 0).
+            document: per passage of the index, the document match (None: all 0).
+            query_vector: the question's vector, for the best-sentence feature (None: passage cosine).
+            order: the candidates by first-stage rank; the first ``SENTENCE_DEPTH`` get the
+                best-sentence feature, the others their passage cosine.
+        """
+        from .bm25 import tokenize
+        from .fusion import min_max as normalised
+
+        rows = list(rows)
+        n = len(rows)
+        matrix = np.zeros((n, len(FEATURES)), dtype=np.float64)
+        if not n:
+            return matrix
+        column = {name: i for i, name in enumerate(FEATURES)}
+        # As the first stage fuses: each retriever's scores min-max normalised over its own list,
+        # 0 for a candidate it did not return.
+        for name, scores in (("dense", dense), ("bm25", bm25)):
+            values = normalised(scores)
+            matrix[:, column[name]] = [values.get(row, 0.0) for row in rows]
+        cosines = np.array([dense.get(row, np.nan) for row in rows], dtype=np.float64)
+        floor = np.nanmin(cosines) if np.isfinite(cosines).any() else 0.0
+        cosines = np.where(np.isnan(cosines), floor, cosines)
+        if document is not None:
+            matrix[:, column["document"]] = document[rows]
+
+        vocabulary = self.vocabulary
+        query_tokens = [token for token in tokenize(query) if vocabulary.weight(token) > 0]
+        distinct = list(dict.fromkeys(query_tokens))
+        weights = {token: vocabulary.weight(token) for token in distinct}
+        total = sum(weights.values())
+        pairs = {(a, b) for a, b in itertools.pairwise(query_tokens) if a != b}
+        for i, row in enumerate(rows):
+            text_tokens, context_tokens = self.tokens(row)
+            if total > 0:
+                present = set(text_tokens)
+                matrix[i, column["coverage"]] = sum(w for t, w in weights.items() if t in present) / total
+                above = set(context_tokens)
+                matrix[i, column["heading"]] = sum(w for t, w in weights.items() if t in above) / total
+            if pairs:
+                adjacent = set(itertools.pairwise(text_tokens)) | set(itertools.pairwise(context_tokens))
+                matrix[i, column["proximity"]] = len(pairs & adjacent) / len(pairs)
+            matrix[i, column["preamble"]] = 1.0 if _PREAMBLE.match(self.passages[row].label or "") else 0.0
+
+        matrix[:, column["sentence"]] = cosines
+        if query_vector is not None and SENTENCE_DEPTH > 0:
+            ranked = list(order) if order is not None else rows
+            best = self.best_sentences(ranked[:SENTENCE_DEPTH], query_vector)
+            position = {row: i for i, row in enumerate(rows)}
+            for row, score in best.items():
+                if row in position:
+                    matrix[position[row], column["sentence"]] = max(score, cosines[position[row]])
+        matrix[:, column["sentence"]] = min_max(matrix[:, column["sentence"]])
+        return matrix
+
+    def best_sentences(self, rows: Sequence[int], query_vector: np.ndarray) -> dict[int, float]:
+        """Row -> the best cosine of the question with one of the passage's sentences (passages of one sentence left out)."""
+        from .answer import split_sentences
+
+        cache = self._sentence_vectors
+        missing: list[tuple[int, str]] = []
+        for row in rows:
+            if row in cache:
+                continue
+            passage = self.passages[row]
+            sentences = [s.text for s in split_sentences(passage.text) if len(s.text.split()) >= _MIN_SENTENCE_WORDS]
+            if len(sentences) < 2:
+                cache[row] = np.zeros((0, len(query_vector)), dtype=np.float32)
+                continue
+            missing.extend((row, text) for text in sentences)
+        if missing:
+            vectors = np.asarray(self.encode([text for _, text in missing]), dtype=np.float32)
+            grouped: dict[int, list[np.ndarray]] = {}
+            for (row, _), vector in zip(missing, vectors):
+                grouped.setdefault(row, []).append(vector)
+            for row, items in grouped.items():
+                cache[row] = np.vstack(items)
+        best = {}
+        for row in rows:
+            vectors = cache[row]
+            if len(vectors):
+                best[row] = float((vectors @ query_vector).max())
+        return best
+
+
+_per_library: weakref.WeakKeyDictionary[Any, PassageFeatures] = weakref.WeakKeyDictionary()
+
+
+def passage_features(library: Library) -> PassageFeatures:
+    """The library's ``PassageFeatures``, made on first use and kept while the library lives."""
+    features = _per_library.get(library)
+    if features is None:
+        from .bm25 import bm25_index
+
+        owner = weakref.ref(library)  # the embedder may be set after opening; the cache must not keep the library
+
+        def encode(texts: list[str]) -> np.ndarray:
+            opened = owner()
+            assert opened is not None  # only called through the library
+            return opened.embedder.encode(texts)
+
+        features = _per_library[library] = PassageFeatures(library.passages, bm25_index(library), encode)
+    return features
 
 
 def features(
@@ -141,107 +267,21 @@ def features(
     query_vector: np.ndarray | None,
     order: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """The feature matrix of candidates ``rows`` (one row per candidate, columns ``FEATURES``).
-
-    Args:
-        library: an opened index.
-        query: the question as BM25 reads it (its words, short forms spelled out).
-        rows: the candidate passages.
-        dense: row -> cosine with the question (rows missing get the lowest).
-        bm25: row -> BM25 score (rows missing get 0).
-        document: per passage of the library, the document match (None: all 0).
-        query_vector: the question's vector, for the best-sentence feature (None: passage cosine).
-        order: the candidates by first-stage rank; the first ``SENTENCE_DEPTH`` get the
-            best-sentence feature, the others their passage cosine.
+    """``PassageFeatures.matrix`` for an opened index (its features made on first use).
 
     Example:
         >>> features(library, "misuse of devices", [5244], {5244: 0.6}, {5244: 11.0}, None, None).shape  # doctest: +SKIP
         (1, 8)
     """
-    from .bm25 import tokenize
-
-    rows = list(rows)
-    n = len(rows)
-    matrix = np.zeros((n, len(FEATURES)), dtype=np.float64)
-    if not n:
-        return matrix
-    column = {name: i for i, name in enumerate(FEATURES)}
-    from .fusion import min_max as normalised
-
-    # As the first stage fuses: each retriever's scores min-max normalised over its own list,
-    # 0 for a candidate it did not return.
-    for name, scores in (("dense", dense), ("bm25", bm25)):
-        values = normalised(scores)
-        matrix[:, column[name]] = [values.get(row, 0.0) for row in rows]
-    cosines = np.array([dense.get(row, np.nan) for row in rows], dtype=np.float64)
-    floor = np.nanmin(cosines) if np.isfinite(cosines).any() else 0.0
-    cosines = np.where(np.isnan(cosines), floor, cosines)
-    if document is not None:
-        matrix[:, column["document"]] = document[rows]
-
-    vocabulary = _vocabulary(library)
-    query_tokens = [token for token in tokenize(query) if vocabulary.weight(token) > 0]
-    distinct = list(dict.fromkeys(query_tokens))
-    weights = {token: vocabulary.weight(token) for token in distinct}
-    total = sum(weights.values())
-    pairs = {(a, b) for a, b in itertools.pairwise(query_tokens) if a != b}
-    for i, row in enumerate(rows):
-        text_tokens, context_tokens = _passage_tokens(library, row)
-        if total > 0:
-            present = set(text_tokens)
-            matrix[i, column["coverage"]] = sum(w for t, w in weights.items() if t in present) / total
-            above = set(context_tokens)
-            matrix[i, column["heading"]] = sum(w for t, w in weights.items() if t in above) / total
-        if pairs:
-            adjacent = set(itertools.pairwise(text_tokens)) | set(itertools.pairwise(context_tokens))
-            matrix[i, column["proximity"]] = len(pairs & adjacent) / len(pairs)
-        matrix[i, column["preamble"]] = 1.0 if _PREAMBLE.match(library.passages[row].label or "") else 0.0
-
-    matrix[:, column["sentence"]] = cosines
-    if query_vector is not None and SENTENCE_DEPTH > 0:
-        ranked = list(order) if order is not None else rows
-        best = _best_sentences(library, ranked[:SENTENCE_DEPTH], query_vector)
-        position = {row: i for i, row in enumerate(rows)}
-        for row, score in best.items():
-            if row in position:
-                matrix[position[row], column["sentence"]] = max(score, cosines[position[row]])
-    matrix[:, column["sentence"]] = min_max(matrix[:, column["sentence"]])
-    return matrix
+    return passage_features(library).matrix(query, rows, dense, bm25, document, query_vector, order=order)
 
 
-_sentence_vectors: weakref.WeakKeyDictionary[Any, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
+def _vocabulary(library: Library) -> _Vocabulary:
+    return passage_features(library).vocabulary
 
 
 def _best_sentences(library: Library, rows: Sequence[int], query_vector: np.ndarray) -> dict[int, float]:
-    """Row -> the best cosine of the question with one of the passage's sentences (passages of one sentence left out)."""
-    from .answer import split_sentences
-
-    cache = _sentence_vectors.get(library)
-    if cache is None:
-        cache = _sentence_vectors[library] = {}
-    missing: list[tuple[int, str]] = []
-    for row in rows:
-        if row in cache:
-            continue
-        passage = library.passages[row]
-        sentences = [s.text for s in split_sentences(passage.text) if len(s.text.split()) >= _MIN_SENTENCE_WORDS]
-        if len(sentences) < 2:
-            cache[row] = np.zeros((0, len(query_vector)), dtype=np.float32)
-            continue
-        missing.extend((row, text) for text in sentences)
-    if missing:
-        vectors = np.asarray(library.embedder.encode([text for _, text in missing]), dtype=np.float32)
-        grouped: dict[int, list[np.ndarray]] = {}
-        for (row, _), vector in zip(missing, vectors):
-            grouped.setdefault(row, []).append(vector)
-        for row, items in grouped.items():
-            cache[row] = np.vstack(items)
-    best = {}
-    for row in rows:
-        vectors = cache[row]
-        if len(vectors):
-            best[row] = float((vectors @ query_vector).max())
-    return best
+    return passage_features(library).best_sentences(rows, query_vector)
 
 
 def score(matrix: np.ndarray, weights: Mapping[str, float] | None = None) -> np.ndarray:

@@ -252,12 +252,10 @@ class _Sources:
     dense_index: Callable[[], Any]  # the FAISS index
     bm25: Callable[[], Any]  # the BM25Index
     matcher: Callable[[], Any]  # the reading.DocumentMatcher
-    features: Callable[..., np.ndarray]  # rerank.features over this index's passages
+    features: Callable[..., np.ndarray]  # rerank.PassageFeatures.matrix over this index's passages
 
 
 def _sources(library: Library) -> _Sources:
-    from functools import partial
-
     from . import rerank
     from .bm25 import bm25_index
     from .reading import document_matcher
@@ -268,7 +266,7 @@ def _sources(library: Library) -> _Sources:
         dense_index=lambda: library.faiss_index,
         bm25=lambda: bm25_index(library),
         matcher=lambda: document_matcher(library),
-        features=partial(rerank.features, library),
+        features=lambda *args, **options: rerank.passage_features(library).matrix(*args, **options),
     )
 
 
