@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -311,15 +312,20 @@ YEAR_WEIGHT = 1.0
 
 
 class DocumentMatcher:
-    """BM25 of a question against one line per document (``document_line``)."""
+    """BM25 of a question against one line per document (``document_line``).
 
-    def __init__(self, library: Library) -> None:
+    Args:
+        documents: the index's documents, in row order.
+        document_rows: per passage, the row of its document.
+    """
+
+    def __init__(self, documents: Iterable[Document], document_rows: Sequence[int] | np.ndarray) -> None:
         from .bm25 import BM25Index
 
-        documents = list(library.documents.values())  # one read of every document, in row order
+        documents = list(documents)  # one read of every document
         self.doc_ids = [document.doc_id for document in documents]
         self.index = BM25Index.in_memory([document_line(document) for document in documents])
-        self.row_document = np.asarray(library.document_rows, dtype=np.int64)  # positions in self.doc_ids
+        self.row_document = np.asarray(document_rows, dtype=np.int64)  # positions in self.doc_ids
         self.years = [(document.date or "")[:4] for document in documents]
 
     def scores(self, query: str) -> np.ndarray:
@@ -353,5 +359,5 @@ def document_matcher(library: Library) -> DocumentMatcher:
     """The DocumentMatcher of ``library``, built on first use (a few milliseconds)."""
     matcher = _matchers.get(library)
     if matcher is None:
-        matcher = _matchers[library] = DocumentMatcher(library)
+        matcher = _matchers[library] = DocumentMatcher(library.documents.values(), library.document_rows)
     return matcher
