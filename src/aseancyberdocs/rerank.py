@@ -32,8 +32,9 @@ import functools
 import itertools
 import re
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -101,6 +102,15 @@ def _context_tokens(context: str) -> list[str]:
 
 
 _PREAMBLE = re.compile(r"^preamble\b")
+# Passages whose tokens (and sentence vectors) are kept between queries: all of the reference
+# corpus; among millions, those of the last few hundred queries.
+_READ_ROWS = 100_000
+
+
+class _Read(NamedTuple):
+    text: list[str]  # BM25 tokens of the passage's text
+    context: list[str]  # of what stands above it (heading, chapeau)
+    preamble: bool  # a preambular paragraph
 
 
 class PassageFeatures:
@@ -122,19 +132,35 @@ class PassageFeatures:
         self.passages = passages
         self.vocabulary = _Vocabulary(bm25)
         self.encode = encode
-        self._tokens: dict[int, tuple[list[str], list[str]]] = {}
-        self._sentence_vectors: dict[int, np.ndarray] = {}
+        self._read: OrderedDict[int, _Read] = OrderedDict()  # the last _READ_ROWS passages read
+        self._sentence_vectors: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def tokens(self, row: int) -> tuple[list[str], list[str]]:
-        """The BM25 tokens of passage ``row``'s text and of its context (kept once computed)."""
-        from .bm25 import tokenize
+        """The BM25 tokens of passage ``row``'s text and of its context."""
+        read = self._reading([row])[0]
+        return read.text, read.context
 
-        tokens = self._tokens.get(row)
-        if tokens is None:
-            passage = self.passages[row]
+    def _reading(self, rows: Sequence[int]) -> list[_Read]:
+        """What the features read of ``rows``: the passages not kept are read in one batch."""
+        from .bm25 import tokenize
+        from .store import read_passages
+
+        kept = self._read
+        missing = [row for row in dict.fromkeys(rows) if row not in kept]
+        found = {}
+        for row in rows:
+            if row in kept:
+                kept.move_to_end(row)
+                found[row] = kept[row]
+        for row, passage in zip(missing, read_passages(self.passages, missing)):
             # The sub-paragraphs of one article share its heading and chapeau: tokenize them once.
-            tokens = self._tokens[row] = (tokenize(passage.text), _context_tokens(passage.context or ""))
-        return tokens
+            found[row] = kept[row] = _Read(
+                tokenize(passage.text), _context_tokens(passage.context or ""),
+                bool(_PREAMBLE.match(passage.label or "")),
+            )
+        while len(kept) > _READ_ROWS:
+            kept.popitem(last=False)
+        return [found[row] for row in rows]
 
     def matrix(
         self,
@@ -184,8 +210,8 @@ class PassageFeatures:
         weights = {token: vocabulary.weight(token) for token in distinct}
         total = sum(weights.values())
         pairs = {(a, b) for a, b in itertools.pairwise(query_tokens) if a != b}
-        for i, row in enumerate(rows):
-            text_tokens, context_tokens = self.tokens(row)
+        for i, (row, read) in enumerate(zip(rows, self._reading(rows))):
+            text_tokens, context_tokens = read.text, read.context
             if total > 0:
                 present = set(text_tokens)
                 matrix[i, column["coverage"]] = sum(w for t, w in weights.items() if t in present) / total
@@ -194,7 +220,7 @@ class PassageFeatures:
             if pairs:
                 adjacent = set(itertools.pairwise(text_tokens)) | set(itertools.pairwise(context_tokens))
                 matrix[i, column["proximity"]] = len(pairs & adjacent) / len(pairs)
-            matrix[i, column["preamble"]] = 1.0 if _PREAMBLE.match(self.passages[row].label or "") else 0.0
+            matrix[i, column["preamble"]] = 1.0 if read.preamble else 0.0
 
         matrix[:, column["sentence"]] = cosines
         if query_vector is not None and SENTENCE_DEPTH > 0:
@@ -210,13 +236,12 @@ class PassageFeatures:
     def best_sentences(self, rows: Sequence[int], query_vector: np.ndarray) -> dict[int, float]:
         """Row -> the best cosine of the question with one of the passage's sentences (passages of one sentence left out)."""
         from .answer import split_sentences
+        from .store import read_passages
 
         cache = self._sentence_vectors
         missing: list[tuple[int, str]] = []
-        for row in rows:
-            if row in cache:
-                continue
-            passage = self.passages[row]
+        uncached = [row for row in dict.fromkeys(rows) if row not in cache]
+        for row, passage in zip(uncached, read_passages(self.passages, uncached)):
             sentences = [s.text for s in split_sentences(passage.text) if len(s.text.split()) >= _MIN_SENTENCE_WORDS]
             if len(sentences) < 2:
                 cache[row] = np.zeros((0, len(query_vector)), dtype=np.float32)
@@ -234,6 +259,8 @@ class PassageFeatures:
             vectors = cache[row]
             if len(vectors):
                 best[row] = float((vectors @ query_vector).max())
+        while len(cache) > _READ_ROWS:
+            cache.popitem(last=False)
         return best
 
 

@@ -282,6 +282,28 @@ class PassageRows(Sequence[Passage]):
                 self._cache.popitem(last=False)
         return passage
 
+    def many(self, rows: Sequence[int]) -> list[Passage]:
+        """The passages of ``rows``, in that order: those not kept read in one query."""
+        found: dict[int, Passage] = {}
+        with self._lock:
+            for row in rows:
+                passage = self._cache.get(row)
+                if passage is not None:
+                    found[row] = passage
+        missing = [row for row in dict.fromkeys(rows) if row not in found]
+        if missing:
+            for row in missing:
+                if not 0 <= row < len(self):
+                    raise IndexError(f"passage row {row} out of range (0 to {len(self) - 1})")
+            read = self.store.passages(missing)
+            found.update(zip(missing, read))
+            with self._lock:
+                for row, passage in zip(missing, read):
+                    self._cache[row] = passage
+                while len(self._cache) > _CACHED_PASSAGES:
+                    self._cache.popitem(last=False)
+        return [found[row] for row in rows]
+
     def __iter__(self) -> Iterator[Passage]:
         for start in range(0, len(self), _ITERATE_BATCH):
             yield from self.store.passage_range(start, min(start + _ITERATE_BATCH, len(self)))
@@ -295,6 +317,18 @@ class PassageRows(Sequence[Passage]):
 
     def __repr__(self) -> str:
         return f"PassageRows({str(self.store.path)!r}, {len(self)} passages)"
+
+
+def read_passages(passages: Sequence[Passage], rows: Sequence[int]) -> list[Passage]:
+    """Passages ``rows`` of ``passages``: in one read from a store (``PassageRows``), else one by one.
+
+    Example:
+        >>> [passage.label for passage in read_passages(library.passages, [3, 1])]  # doctest: +SKIP
+        ['para. 2', 'preamble, para. 2']
+    """
+    if isinstance(passages, PassageRows):
+        return passages.many(rows)
+    return [passages[row] for row in rows]
 
 
 class DocumentRows(Mapping[str, Document]):
