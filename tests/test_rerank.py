@@ -10,7 +10,7 @@ from conftest import CAPACITY, NORMS, RANSOMWARE, FakeEmbedder, make_document
 
 from aseancyberdocs import rerank
 from aseancyberdocs import search as search_module
-from aseancyberdocs.bm25 import tokenize
+from aseancyberdocs.bm25 import bm25_index, tokenize
 from aseancyberdocs.fusion import weighted
 from aseancyberdocs.index import build_index_from_documents, open_index
 from aseancyberdocs.search import FUSION_DEPTH, _Ranker, _sources
@@ -98,3 +98,14 @@ def test_search_ranks_with_the_second_stage_and_without(library, monkeypatch):
     assert first_only[0].passage.text.startswith("States should respond")
     assert [hit.rank for hit in with_stage] == [1, 2, 3]
     assert all(hit.scores["fused"] == hit.score for hit in with_stage)
+
+
+def test_features_read_again_what_the_bounded_cache_let_go(library, monkeypatch):
+    rows = list(range(len(library.passages)))
+    query = "requests for assistance under attack"
+    expected = rerank.features(library, query, rows, {}, {}, None, None)
+    features = rerank.PassageFeatures(library.passages, bm25_index(library), library.embedder.encode)
+    monkeypatch.setattr(rerank, "_READ_ROWS", 2)
+    for _ in range(2):
+        np.testing.assert_array_equal(features.matrix(query, rows, {}, {}, None, None), expected)
+        assert len(features._read) == 2

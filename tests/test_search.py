@@ -8,7 +8,7 @@ from conftest import FakeEmbedder
 
 from aseancyberdocs.citations import cite
 from aseancyberdocs.index import embed_passages, open_index
-from aseancyberdocs.search import Candidate, check_query, dense_candidates, search, to_hits
+from aseancyberdocs.search import Candidate, check_query, dense_candidates, search, to_hits, top_rows
 
 HIT_FIELDS = {
     "rank", "score", "passage_id", "doc_id", "symbol", "title", "date", "doc_type", "label", "pages",
@@ -184,3 +184,30 @@ def test_symbol_query_lists_the_document_in_order(library):
 def test_unknown_mode_or_fusion_is_refused(library, options, message):
     with pytest.raises(ValueError, match=message):
         library.search("ransomware", **options)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_rows_equal_a_stable_sort_cut_at_depth(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, size=400).astype(np.float64)  # many ties
+    rows = np.flatnonzero(rng.random(400) < 0.7)
+    for depth in (1, 5, 37, len(rows) - 1, len(rows), len(rows) + 10):
+        expected = rows[np.argsort(-scores[rows], kind="stable")][:depth]
+        assert top_rows(scores, rows, depth).tolist() == expected.tolist()
+    assert top_rows(scores, rows, 0).tolist() == []
+    assert top_rows(scores, rows[:0], 3).tolist() == []
+
+
+def test_named_documents_add_at_most_the_limit_best_by_bm25(library, monkeypatch):
+    from aseancyberdocs import search as search_module
+    from aseancyberdocs.search import _Ranker, _sources
+
+    ranker = _Ranker(_sources(library), "critical infrastructure", "hybrid", "weighted", None)
+    boost = np.ones(len(library.passages))  # every document named
+    dense, sparse = {0: 0.5}, {}
+    monkeypatch.setattr(search_module, "REACH_LIMIT", 3)
+    ranker._reach_named(boost, dense, sparse)
+    added = sorted(set(dense) - {0})
+    candidates = np.flatnonzero(np.arange(len(library.passages)) != 0)
+    assert added == sorted(top_rows(ranker.bm25, candidates, 3).tolist())
+    assert all(row in sparse for row in added if ranker.bm25[row] > 0)

@@ -21,6 +21,7 @@ from aseancyberdocs.store import (
     Store,
     StoredDocument,
     document_rows,
+    read_passages,
     write_store,
 )
 from aseancyberdocs.types import Document
@@ -120,6 +121,23 @@ def test_iteration_crosses_batches_and_the_caches_stay_bounded(written, monkeypa
     for row in range(len(passages)):
         rows[row]
     assert len(rows._cache) == 5
+
+
+def test_many_rows_are_read_in_one_query_in_the_order_asked(written, monkeypatch):
+    folder, _, passages = written
+    monkeypatch.setattr(store_module, "_CACHED_PASSAGES", 4)
+    store, rows, _ = _opened(folder)
+    rows[2]  # kept: not read again
+    queries = []
+    real = store._query
+    monkeypatch.setattr(store, "_query", lambda sql, parameters=(): queries.append(sql) or real(sql, parameters))
+    wanted = [9, 2, 30, 9, 0]
+    assert rows.many(wanted) == [passages[row] for row in wanted]
+    assert len(queries) == 1
+    assert len(rows._cache) == 4
+    assert read_passages(rows, [1, 3]) == read_passages(passages, [1, 3]) == [passages[1], passages[3]]
+    with pytest.raises(IndexError, match=f"passage row {len(passages)} out of range"):
+        rows.many([0, len(passages)])
 
 
 def test_threads_share_one_store(written):
