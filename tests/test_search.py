@@ -8,7 +8,14 @@ from conftest import FakeEmbedder
 
 from aseancyberdocs.citations import cite
 from aseancyberdocs.index import embed_passages, open_index
-from aseancyberdocs.search import Candidate, check_query, dense_candidates, search, to_hits, top_rows
+from aseancyberdocs.search import (
+    Candidate,
+    check_query,
+    dense_candidates,
+    search,
+    to_hits,
+    top_rows,
+)
 
 HIT_FIELDS = {
     "rank", "score", "passage_id", "doc_id", "symbol", "title", "date", "doc_type", "label", "pages",
