@@ -28,11 +28,14 @@ import numpy as np
 
 from aseancyberdocs import open_index, rerank
 from aseancyberdocs.evaluation import Retrieved, judge_query, load_queries
+from aseancyberdocs.grouping import cluster_ids, collapse
 from aseancyberdocs.search import (
     FUSION_DEPTH,
     _also_in,
-    _collapse,
+    _draft_documents,
+    _normalised_texts,
     _Ranker,
+    _sources,
     phrase_mask,
     split_phrases,
 )
@@ -46,10 +49,11 @@ K = 10
 def prepare(library, queries, sentences=True):
     """Per query: the candidate rows and their feature matrix (best-sentence cosines only if ``sentences``)."""
     prepared = []
+    sources = _sources(library)
     for query in queries:
         phrases, text = split_phrases(query.query)
-        mask = phrase_mask(library, phrases) if phrases else None
-        ranker = _Ranker(library, text or " ".join(phrases), "hybrid", "weighted", mask)
+        mask = phrase_mask(_normalised_texts(library), phrases) if phrases else None
+        ranker = _Ranker(sources, text or " ".join(phrases), "hybrid", "weighted", mask)
         dense, sparse, boost = ranker.first_stage(FUSION_DEPTH)
         rows = sorted(set(dense) | set(sparse))
         base = rerank.score(
@@ -64,14 +68,15 @@ def prepare(library, queries, sentences=True):
 
 def judge(library, prepared, weights, pages, also):
     results = []
+    ids, drafts = cluster_ids(library), _draft_documents(library)
     for query, rows, matrix in prepared:
         scores = rerank.score(matrix, weights)
         ranked = sorted(zip(rows, scores.tolist()), key=lambda item: (-item[1], item[0]))[: K * 5]
-        picked = _collapse(ranked, library, K)
+        picked = collapse(ranked, ids, drafts, library.document_rows, K)
         items = []
         for row, _ in picked:
             if row not in also:
-                also[row] = tuple((c.doc_id, c.label) for c in _also_in(library, row, None))
+                also[row] = tuple((c.doc_id, c.label) for c in _also_in(library, ids, row, None))
             passage = library.passages[row]
             items.append(Retrieved(passage.doc_id, passage.text, None, None, also[row]))
         results.append(judge_query(query, items, k=K))
