@@ -6,9 +6,21 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
+from aseancyberdocs import search as search_module
 from aseancyberdocs.citations import cite
 from aseancyberdocs.index import embed_passages, open_index
-from aseancyberdocs.search import Candidate, check_query, dense_candidates, search, to_hits
+from aseancyberdocs.search import (
+    FUSION_DEPTH,
+    Candidate,
+    _Ranker,
+    _sources,
+    check_query,
+    dense_candidates,
+    feedback_vector,
+    fuse,
+    search,
+    to_hits,
+)
 
 HIT_FIELDS = {
     "rank", "score", "passage_id", "doc_id", "symbol", "title", "date", "doc_type", "label", "pages",
@@ -143,8 +155,12 @@ def test_hybrid_rrf_score_is_the_sum_of_reciprocal_ranks(library):
 
 
 def test_weighted_fusion_is_available(library):
+    from aseancyberdocs.rerank import WEIGHTS
+
     hits = library.search("ransomware payments", k=3, fusion="weighted", group=False)
-    assert hits[0].score == pytest.approx(max(hit.score for hit in hits)) and hits[0].score <= 1.0
+    # The second stage's features each lie in [0, 1]: the score is at most its positive weights' sum.
+    ceiling = sum(weight for weight in WEIGHTS.values() if weight > 0)
+    assert hits[0].score == pytest.approx(max(hit.score for hit in hits)) and hits[0].score <= ceiling
 
 
 def test_component_scores_are_the_dense_cosine_and_bm25(library, embedder):
@@ -184,3 +200,51 @@ def test_symbol_query_lists_the_document_in_order(library):
 def test_unknown_mode_or_fusion_is_refused(library, options, message):
     with pytest.raises(ValueError, match=message):
         library.search("ransomware", **options)
+
+
+def test_fuse_is_the_weighted_sum_plus_the_document_match():
+    boost = np.array([0.0, 1.0, 0.5, 0.0])
+    fused = fuse({0: 0.9, 1: 0.5}, {1: 12.0, 2: 4.0}, boost)
+    assert fused == pytest.approx({0: 0.4 * 1, 1: 0.6 * 1 + 0.1 * 1.0, 2: 0.1 * 0.5})
+    assert fuse({0: 0.9, 1: 0.5}, {}, None) == pytest.approx({0: 0.4, 1: 0.0})
+
+
+def test_feedback_vector_is_rocchio_normalised():
+    rng = np.random.default_rng(7)
+    question = rng.normal(size=8).astype(np.float32)
+    question /= np.linalg.norm(question)
+    feedback = rng.normal(size=(3, 8)).astype(np.float32)
+    expected = question + 0.5 * feedback.mean(axis=0)
+    expected /= np.linalg.norm(expected)
+    got = feedback_vector(question, feedback, 0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert np.linalg.norm(got) == pytest.approx(1.0)
+    # No feedback passages or no weight: the question's own vector.
+    assert feedback_vector(question, np.empty((0, 8), dtype=np.float32), 0.5) is question
+    assert feedback_vector(question, feedback, 0.0) is question
+
+
+def test_hybrid_dense_retrieval_runs_again_with_the_feedback_vector(library, monkeypatch):
+    query = "ransomware critical infrastructure"
+    monkeypatch.setattr(search_module, "FEEDBACK_DEPTH", 0)
+    plain = _Ranker(_sources(library), query, "hybrid", "weighted", None)
+    dense0, sparse0, boost0 = plain.first_stage(FUSION_DEPTH)
+    assert plain.dense_vector is None
+    # The first pass: the question's own cosines.
+    assert dense0 == pytest.approx({c.index: c.score for c in dense_candidates(library.faiss_index, plain.vector, FUSION_DEPTH)})
+
+    monkeypatch.setattr(search_module, "FEEDBACK_DEPTH", 2)
+    ranker = _Ranker(_sources(library), query, "hybrid", "weighted", None)
+    dense, sparse, _ = ranker.first_stage(FUSION_DEPTH)
+    fused = fuse(dense0, sparse0, boost0)
+    best = sorted(fused, key=lambda row: (-fused[row], row))[:2]
+    vectors = library.vectors()
+    expected = feedback_vector(plain.vector, vectors[best], search_module.FEEDBACK_WEIGHT)
+    np.testing.assert_allclose(ranker.dense_vector, expected, rtol=1e-6, atol=1e-6)
+    scores = vectors @ expected
+    assert dense == pytest.approx({row: float(scores[row]) for row in dense})
+    assert sparse == sparse0  # BM25 is not changed by feedback
+    # Hits still report the passage's cosine with the question as written.
+    hit = library.search(query, k=1, group=False)[0]
+    row = library.passages.index(hit.passage)
+    assert hit.scores["dense"] == pytest.approx(float(vectors[row] @ plain.vector), abs=1e-5)
