@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
+from aseancyberdocs import search as search_module
 from aseancyberdocs.citations import cite
 from aseancyberdocs.index import embed_passages, open_index
 from aseancyberdocs.search import (
+    FUSION_DEPTH,
     Candidate,
+    _Ranker,
+    _sources,
     check_query,
     dense_candidates,
+    feedback_vector,
+    fuse,
     search,
     to_hits,
     top_rows,
@@ -150,8 +156,12 @@ def test_hybrid_rrf_score_is_the_sum_of_reciprocal_ranks(library):
 
 
 def test_weighted_fusion_is_available(library):
+    from aseancyberdocs.rerank import WEIGHTS
+
     hits = library.search("ransomware payments", k=3, fusion="weighted", group=False)
-    assert hits[0].score == pytest.approx(max(hit.score for hit in hits)) and hits[0].score <= 1.0
+    # The second stage's features each lie in [0, 1]: the score is at most its positive weights' sum.
+    ceiling = sum(weight for weight in WEIGHTS.values() if weight > 0)
+    assert hits[0].score == pytest.approx(max(hit.score for hit in hits)) and hits[0].score <= ceiling
 
 
 def test_component_scores_are_the_dense_cosine_and_bm25(library, embedder):
@@ -206,15 +216,60 @@ def test_top_rows_equal_a_stable_sort_cut_at_depth(seed):
 
 
 def test_named_documents_add_at_most_the_limit_best_by_bm25(library, monkeypatch):
-    from aseancyberdocs import search as search_module
-    from aseancyberdocs.search import _Ranker, _sources
-
     ranker = _Ranker(_sources(library), "critical infrastructure", "hybrid", "weighted", None)
     boost = np.ones(len(library.passages))  # every document named
     dense, sparse = {0: 0.5}, {}
     monkeypatch.setattr(search_module, "REACH_LIMIT", 3)
-    ranker._reach_named(boost, dense, sparse)
+    ranker._reach_named(boost, dense, sparse, ranker.vector)
     added = sorted(set(dense) - {0})
     candidates = np.flatnonzero(np.arange(len(library.passages)) != 0)
     assert added == sorted(top_rows(ranker.bm25, candidates, 3).tolist())
     assert all(row in sparse for row in added if ranker.bm25[row] > 0)
+
+
+def test_fuse_is_the_weighted_sum_plus_the_document_match():
+    boost = np.array([0.0, 1.0, 0.5, 0.0])
+    fused = fuse({0: 0.9, 1: 0.5}, {1: 12.0, 2: 4.0}, boost)
+    assert fused == pytest.approx({0: 0.4 * 1, 1: 0.6 * 1 + 0.1 * 1.0, 2: 0.1 * 0.5})
+    assert fuse({0: 0.9, 1: 0.5}, {}, None) == pytest.approx({0: 0.4, 1: 0.0})
+
+
+def test_feedback_vector_is_rocchio_normalised():
+    rng = np.random.default_rng(7)
+    question = rng.normal(size=8).astype(np.float32)
+    question /= np.linalg.norm(question)
+    feedback = rng.normal(size=(3, 8)).astype(np.float32)
+    expected = question + 0.5 * feedback.mean(axis=0)
+    expected /= np.linalg.norm(expected)
+    got = feedback_vector(question, feedback, 0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert np.linalg.norm(got) == pytest.approx(1.0)
+    # No feedback passages or no weight: the question's own vector.
+    assert feedback_vector(question, np.empty((0, 8), dtype=np.float32), 0.5) is question
+    assert feedback_vector(question, feedback, 0.0) is question
+
+
+def test_hybrid_dense_retrieval_runs_again_with_the_feedback_vector(library, monkeypatch):
+    query = "ransomware critical infrastructure"
+    monkeypatch.setattr(search_module, "FEEDBACK_DEPTH", 0)
+    plain = _Ranker(_sources(library), query, "hybrid", "weighted", None)
+    dense0, sparse0, boost0 = plain.first_stage(FUSION_DEPTH)
+    assert plain.dense_vector is None
+    # The first pass: the question's own cosines.
+    assert dense0 == pytest.approx({c.index: c.score for c in dense_candidates(library.faiss_index, plain.vector, FUSION_DEPTH)})
+
+    monkeypatch.setattr(search_module, "FEEDBACK_DEPTH", 2)
+    ranker = _Ranker(_sources(library), query, "hybrid", "weighted", None)
+    dense, sparse, _ = ranker.first_stage(FUSION_DEPTH)
+    fused = fuse(dense0, sparse0, boost0)
+    best = sorted(fused, key=lambda row: (-fused[row], row))[:2]
+    vectors = library.vectors()
+    expected = feedback_vector(plain.vector, vectors[best], search_module.FEEDBACK_WEIGHT)
+    np.testing.assert_allclose(ranker.dense_vector, expected, rtol=1e-6, atol=1e-6)
+    scores = vectors @ expected
+    assert dense == pytest.approx({row: float(scores[row]) for row in dense})
+    assert sparse == sparse0  # BM25 is not changed by feedback
+    # Hits still report the passage's cosine with the question as written.
+    hit = library.search(query, k=1, group=False)[0]
+    row = library.passages.index(hit.passage)
+    assert hit.scores["dense"] == pytest.approx(float(vectors[row] @ plain.vector), abs=1e-5)

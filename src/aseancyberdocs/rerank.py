@@ -46,20 +46,22 @@ if TYPE_CHECKING:
 FEATURES = ("dense", "bm25", "document", "coverage", "heading", "proximity", "sentence", "preamble")
 # Fitted by `python3 evaluation/fit_rerank.py --index INDEX` on the dev split of
 # evaluation/queries.jsonl (124 queries, full reference corpus, passage vectors made as
-# index.EMBED_TEXT_RULE says): coordinate ascent on MRR@10 + Recall@5 of grouped hybrid search,
-# the BM25 weight held at 0.6 for scale. Dev: first stage R@5 0.837 / MRR@10 0.674, these weights
-# 0.868 / 0.756. With `--cv` (fit on one half of dev, score the other) the estimate was 0.837 /
-# 0.705 on the earlier vectors; with the best-sentence feature 0.841 / 0.715, but embedding the
-# sentences of 20 passages per query took the median query from about 50 ms to 180 ms (p90 1.7 s,
-# shared machine): its weight stays 0 until sentence vectors are stored at build time. Negative
-# weights: preambular paragraphs and passages that match the question only in their heading or
-# chapeau rank lower, all else equal.
+# index.EMBED_TEXT_RULE says, dense feedback on: search.FEEDBACK_DEPTH): coordinate ascent on
+# MRR@10 + Recall@5 of grouped hybrid search, the BM25 weight held at 0.6 for scale. Dev: first
+# stage R@5 0.789 / MRR@10 0.673, these weights 0.862 / 0.763 (2-fold estimate over 6 splits,
+# `--cv --repeats 6`: 0.835 / 0.730; without feedback 0.835 / 0.714, weights dense 0.1, document
+# 0.2, coverage 0.15, heading -0.1). Feedback makes the dense list better worth its weight (0.1 ->
+# 0.3). With the best-sentence feature the single-split estimate was 0.841 / 0.715 against 0.823 /
+# 0.712 without (earlier vectors), but embedding the sentences of 20 passages per query took the
+# median query from about 50 ms to 180 ms (p90 1.7 s, shared machine): its weight stays 0 until
+# sentence vectors are stored at build time. Negative weights: preambular paragraphs and
+# passages that match the question only in their heading or chapeau rank lower, all else equal.
 WEIGHTS: dict[str, float] = {
-    "dense": 0.1,
+    "dense": 0.3,
     "bm25": 0.6,
-    "document": 0.2,
-    "coverage": 0.15,
-    "heading": -0.1,
+    "document": 0.3,
+    "coverage": 0.6,
+    "heading": -0.05,
     "proximity": 0.4,
     "sentence": 0.0,
     "preamble": -0.2,
