@@ -145,3 +145,26 @@ def test_a_small_index_in_numpy_scores_as_bm25s_does():
     small, reference = BM25Index.in_memory(texts), BM25Index.from_texts(texts)
     for query in ["cybercrime convention 2024", "73/27", "ransomware initiative statements", "nothing like it", ""]:
         np.testing.assert_allclose(small.scores(query), reference.scores(query), rtol=1e-6, atol=1e-7)
+
+
+def test_the_score_matrix_is_memory_mapped_and_scores_as_built(built_index, embedder):
+    library = open_index(built_index, embedder=embedder)
+    assert not any(name in library._file_bytes for name in (FILES["data"], FILES["indices"], FILES["indptr"]))
+    index = bm25_index(library)
+    for key in ("data", "indices", "indptr"):
+        assert isinstance(index.retriever.scores[key], np.memmap)
+    fresh = BM25Index.build(library.passages, library.documents)
+    for query in ("critical infrastructure", "ransomware payments", "73/27"):
+        np.testing.assert_allclose(index.scores(query), fresh.scores(query), rtol=1e-6)
+
+
+def test_a_score_matrix_that_does_not_fit_its_vocabulary_is_refused(built_index, embedder):
+    indptr_path = built_index / FILES["indptr"]
+    np.save(indptr_path, np.load(indptr_path)[:-1] * 0)  # its end no longer counts the scores
+    manifest_path = built_index / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][FILES["indptr"]] = hashlib.sha256(indptr_path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    library = open_index(built_index, embedder=embedder)
+    with pytest.raises(IndexIntegrityError, match="unreadable BM25 files: the BM25 arrays do not form"):
+        bm25_index(library)

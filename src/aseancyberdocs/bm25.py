@@ -216,11 +216,23 @@ class BM25Index:
     @classmethod
     def from_files(cls, files: dict[str, bytes]) -> BM25Index:
         """Read the BM25 files from their bytes (no pickle; numpy refuses object arrays)."""
-        params = json.loads(files["params"])
+        scores = {name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("data", "indices", "indptr")}
+        return cls.from_arrays(json.loads(files["params"]), json.loads(files["vocab"]), scores)
+
+    @classmethod
+    def from_arrays(cls, params: dict[str, Any], vocab: dict[str, int], scores: Mapping[str, np.ndarray]) -> BM25Index:
+        """BM25 over a stored score matrix (``data``, ``indices``, ``indptr``; memory-mapped or not).
+
+        Raises:
+            ValueError: another BM25 method, or arrays that do not form a score matrix of ``num_docs`` rows.
+        """
         if params.get("method") != METHOD:
             raise ValueError(f"BM25 method {params.get('method')!r}, expected {METHOD!r}")
-        scores = {name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("data", "indices", "indptr")}
-        return cls(_StoredScores(scores, int(params["num_docs"]), json.loads(files["vocab"])))
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        if data.ndim != 1 or indices.shape != data.shape or indptr.ndim != 1 or not 0 < len(indptr) <= len(vocab) + 1 \
+                or int(indptr[-1]) != len(data):
+            raise ValueError("the BM25 arrays do not form one score matrix of the vocabulary's tokens")
+        return cls(_StoredScores(dict(scores), int(params["num_docs"]), vocab))
 
 
 class _StoredScores:
@@ -278,6 +290,25 @@ def index_file_bytes(library: Library, name: str) -> bytes | None:
     return data
 
 
+def index_array(library: Library, name: str) -> np.ndarray | None:
+    """Index array file ``name``: memory-mapped at open (``folder._MAPPED_AT_OPEN``) or read from
+    its checked bytes; None when the manifest lists no such file.
+
+    Raises:
+        IndexIntegrityError: the file is missing, changed since the index was opened, or not an array.
+    """
+    mapped = getattr(library, "_mapped", {}).get(name)
+    if mapped is not None:
+        return mapped
+    data = index_file_bytes(library, name)
+    if data is None:
+        return None
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:
+        raise IndexIntegrityError(f"{library.index_dir}: {name} is not a numpy array: {exc}") from exc
+
+
 def stored_files(library: Library, names: Mapping[str, str]) -> dict[str, bytes] | None:
     """The bytes of index files ``names`` (key -> file name), checked; None when the manifest lists none.
 
@@ -307,14 +338,21 @@ def bm25_index(library: Library) -> BM25Index:
     """
     index = _cache.get(library)
     if index is None:
-        files = stored_files(library, FILES)
+        files = stored_files(library, {key: FILES[key] for key in ("params", "vocab")})
         if files is None:
             logger.info("%s holds no BM25 files: building BM25 from its passages", library.index_dir)
             index = BM25Index.build(library.passages, library.documents)
         else:
             try:
-                stored_version = json.loads(files["params"]).get("tokenizer_version", 1)
-                index = None if stored_version != TOKENIZER_VERSION else BM25Index.from_files(files)
+                params = json.loads(files["params"])
+                stored_version = params.get("tokenizer_version", 1)
+                index = None
+                if stored_version == TOKENIZER_VERSION:
+                    arrays = {key: index_array(library, FILES[key]) for key in ("data", "indices", "indptr")}
+                    missing = [FILES[key] for key, array in arrays.items() if array is None]
+                    if missing:
+                        raise IndexIntegrityError(f"{library.index_dir}: the manifest does not list {missing[0]}")
+                    index = BM25Index.from_arrays(params, json.loads(files["vocab"]), arrays)
             except (ValueError, KeyError, TypeError) as exc:
                 raise IndexIntegrityError(f"{library.index_dir}: unreadable BM25 files: {exc}") from exc
             if index is None:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
+from .bm25 import FILES as BM25_FILES
 from .errors import (
     AseanCyberDocsError,
     IndexIntegrityError,
@@ -411,7 +412,9 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     # (and open_index read again), never a mix of two builds.
     store_path = index_path / STORE_FILE
     before, vectors_id = _file_id(store_path), _file_id(index_path / RESCORE_VECTORS_FILE)
+    mapped_ids = {name: _file_id(index_path / name) for name in _MAPPED_AT_OPEN}
     snapshot = _verify_files(index_path, manifest)
+    mapped = _map_arrays(index_path, manifest, mapped_ids)
     store = Store(store_path)
     try:
         if _file_id(store_path) != before:
@@ -437,9 +440,30 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
             raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_VECTORS_FILE} in its manifest")
         library._rescore = _rescore_vectors(index_path, snapshot, vectors_id, store.passage_count)
     library._faiss_bytes = snapshot.pop(FAISS_FILE)
-    # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes).
+    # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes) and
+    # these mapped arrays (bm25.index_array).
     library._file_bytes = snapshot
+    library._mapped = mapped
     return library
+
+
+def _map_arrays(
+    index_path: Path, manifest: dict[str, Any], file_ids: dict[str, tuple[int, ...] | None]
+) -> dict[str, np.ndarray]:
+    """The listed ``_MAPPED_AT_OPEN`` arrays, memory-mapped: their pages are read when a query
+    touches them (a BM25 query reads its tokens' columns only), and shared between processes."""
+    mapped = {}
+    for name in _MAPPED_AT_OPEN:
+        if name not in manifest["files"]:
+            continue
+        try:
+            array = np.load(index_path / name, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise IndexIntegrityError(f"{index_path}: cannot read {name}: {exc}") from exc
+        if _file_id(index_path / name) != file_ids[name]:
+            raise IndexIntegrityError(f"{index_path}: {name} was replaced while the index was opened")
+        mapped[name] = array
+    return mapped
 
 
 def _rescore_vectors(
@@ -536,8 +560,10 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
     return snapshot
 
 
-# Read by row (the store) or only by builds (the vector cache): not read whole at open.
-_UNREAD_AT_OPEN = (STORE_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE)
+# Read by row (the store, the re-scoring vectors), memory-mapped (BM25's score matrix) or only
+# by builds (the vector cache): not read whole at open.
+_MAPPED_AT_OPEN = (BM25_FILES["data"], BM25_FILES["indices"], BM25_FILES["indptr"])
+_UNREAD_AT_OPEN = (STORE_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE, RESCORE_VECTORS_FILE, *_MAPPED_AT_OPEN)
 _SAMPLES = 64
 _SAMPLE_BYTES = 64 << 10
 
