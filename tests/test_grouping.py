@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 from conftest import NORMS, FakeEmbedder, make_document
 
-from aseancyberdocs.grouping import THRESHOLD, clusters, jaccard, normalised_words, shingles, similar_pairs
+from aseancyberdocs.grouping import (
+    THRESHOLD,
+    ClusterMembers,
+    cluster_ids,
+    clusters,
+    jaccard,
+    normalised_words,
+    shingles,
+    similar_pairs,
+)
 from aseancyberdocs.index import build_index_from_documents, open_index
 
 TERRITORY = NORMS[3]
@@ -83,3 +92,42 @@ def test_identical_draft_and_adopted_text_cites_the_adopted_resolution(library, 
     convene = next(hit for hit in hits if "convene a new working group" in hit.text)
     assert convene.citation.doc_id == "A/RES/80/16"
     assert [other.doc_id for other in convene.also_in] == ["A/C.1/80/L.20"]
+
+
+def test_cluster_members_are_the_rows_of_each_cluster_in_row_order():
+    import random
+
+    rng = random.Random(3)
+    ids = [rng.randrange(40) for _ in range(500)]
+    members = ClusterMembers(ids)
+    expected: dict[int, list[int]] = {}
+    for row, cluster in enumerate(ids):
+        expected.setdefault(cluster, []).append(row)
+    assert all(members[cluster] == rows for cluster, rows in expected.items())
+    with pytest.raises(KeyError):
+        members[40]
+
+
+def test_cluster_ids_are_an_integer_array_and_a_malformed_file_is_refused(library, tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    import numpy as np
+
+    from aseancyberdocs.errors import IndexIntegrityError
+    from aseancyberdocs.grouping import CLUSTERS_FILE
+
+    ids = cluster_ids(library)
+    assert isinstance(ids, np.ndarray) and ids.dtype == np.int64 and len(ids) == len(library.passages)
+    copy = tmp_path / "clusters-copy"
+    shutil.copytree(library.index_dir, copy)
+    path = copy / CLUSTERS_FILE
+    data = json.loads(path.read_text())
+    data["clusters"] = ["a"] * len(data["clusters"])
+    path.write_text(json.dumps(data))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"][CLUSTERS_FILE] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexIntegrityError, match="not an integer"):
+        cluster_ids(open_index(copy, embedder=FakeEmbedder()))

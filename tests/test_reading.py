@@ -94,3 +94,13 @@ def test_a_named_year_outweighs_the_rest_of_the_line_but_a_span_of_years_does_no
     spans = matcher.scores("the 2024-2026 resolution on the Pact for the Future")
     plain = matcher.scores("the resolution on the Pact for the Future")
     np.testing.assert_allclose(spans, plain)
+
+
+def test_the_matcher_reads_the_same_lines_from_the_store_as_from_the_documents(library):
+    from aseancyberdocs.store import document_fields
+
+    fields = document_fields(library.documents)
+    documents = list(library.documents.values())
+    assert [document_line(item) for item in fields] == [document_line(document) for document in documents]
+    assert [item.doc_id for item in fields] == list(library.documents)
+    assert document_fields({d.doc_id: d for d in documents}) == fields

@@ -20,6 +20,7 @@ from aseancyberdocs.store import (
     PassageRows,
     Store,
     StoredDocument,
+    document_fields,
     document_rows,
     read_passages,
     write_store,
@@ -178,3 +179,14 @@ def test_a_document_may_be_replaced_in_memory_only(written):
     assert _opened(folder)[2][documents[0].doc_id] == documents[0]
     with pytest.raises(KeyError, match="cannot add document"):
         docs["new"] = other
+
+
+def test_document_fields_are_read_in_one_query_and_follow_replacements(written):
+    folder, documents, _ = written
+    _, _, docs = _opened(folder)
+    fields = document_fields(docs)
+    assert [(f.doc_id, f.title, f.doc_type, f.symbol, f.date, f.body) for f in fields] == [
+        (d.doc_id, d.title, d.doc_type, d.symbol, d.date, d.body) for d in documents
+    ]
+    docs[documents[0].doc_id] = replace(documents[0], title="Another title")
+    assert document_fields(docs)[0].title == "Another title"

@@ -145,31 +145,26 @@ class BM25Index:
         """
         token_lists = [tokenize(text) or ["\x00"] for text in texts]
         vocab: dict[str, int] = {}
-        for tokens in token_lists:
-            for token in tokens:
-                vocab.setdefault(token, len(vocab))
+        columns = np.fromiter((vocab.setdefault(token, len(vocab)) for tokens in token_lists for token in tokens),
+                              dtype=np.int64)
         lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.float64)
         average = float(lengths.mean()) if len(lengths) else 1.0
-        postings: list[list[tuple[int, int]]] = [[] for _ in vocab]
-        for row, tokens in enumerate(token_lists):
-            counts: dict[int, int] = {}
-            for token in tokens:
-                counts[vocab[token]] = counts.get(vocab[token], 0) + 1
-            for column, count in counts.items():
-                postings[column].append((row, count))
-        data, indices, indptr = [], [], [0]
-        for column_postings in postings:
-            # Lucene's idf and term-frequency saturation, as bm25s computes them.
-            idf = np.log(1 + (len(texts) - len(column_postings) + 0.5) / (len(column_postings) + 0.5))
-            for row, count in column_postings:
-                norm = K1 * ((1 - B) + B * lengths[row] / average)
-                data.append(idf * count / (norm + count))
-                indices.append(row)
-            indptr.append(len(indices))
+        count = max(len(texts), 1)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths.astype(np.int64))
+        # One posting per (column, row), in column then row order, with the token's count in the row.
+        keys, counts = np.unique(columns * count + rows, return_counts=True)
+        column_of, row_of = keys // count, keys % count
+        frequency = np.bincount(column_of, minlength=len(vocab)).astype(np.float64)
+        # Lucene's idf and term-frequency saturation, as bm25s computes them.
+        idf = np.log(1 + (len(texts) - frequency + 0.5) / (frequency + 0.5))
+        norm = K1 * ((1 - B) + B * lengths[row_of] / average)
+        tf = counts.astype(np.float64)
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(column_of, minlength=len(vocab)), out=indptr[1:])
         scores = {
-            "data": np.asarray(data, dtype=np.float32),
-            "indices": np.asarray(indices, dtype=np.int32),
-            "indptr": np.asarray(indptr, dtype=np.int64),
+            "data": (idf[column_of] * tf / (norm + tf)).astype(np.float32),
+            "indices": row_of.astype(np.int32),
+            "indptr": indptr,
         }
         return cls(_StoredScores(scores, len(texts), vocab))
 

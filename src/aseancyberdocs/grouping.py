@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .errors import IndexIntegrityError
 from .types import Passage
 
@@ -179,15 +181,36 @@ def collapse(
     return picked
 
 
-def cluster_members(ids: Sequence[int]) -> dict[int, list[int]]:
+class ClusterMembers:
+    """The passage rows of each cluster id, in row order: ``members[cluster]``.
+
+    Two arrays (the rows sorted by cluster id, stably, and the ids in that order) rather than a
+    dict of lists: a few bytes a passage instead of a Python int each, and made by one sort.
+
+    Example:
+        >>> ClusterMembers([4, 7, 4, 1])[4]
+        [0, 2]
+    """
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        self.rows = np.argsort(ids, kind="stable")
+        self.ids = ids[self.rows]
+
+    def __getitem__(self, cluster: int) -> list[int]:
+        start = int(np.searchsorted(self.ids, cluster, side="left"))
+        stop = int(np.searchsorted(self.ids, cluster, side="right"))
+        if start == stop:
+            raise KeyError(cluster)
+        return self.rows[start:stop].tolist()
+
+
+def cluster_members(ids: Sequence[int]) -> ClusterMembers:
     """The passage rows of each cluster id, in row order."""
-    members: dict[int, list[int]] = {}
-    for row, cluster in enumerate(ids):
-        members.setdefault(cluster, []).append(row)
-    return members
+    return ClusterMembers(ids)
 
 
-def others_in_cluster(members: dict[int, list[int]], ids: Sequence[int], row: int, mask: Any = None) -> list[int]:
+def others_in_cluster(members: ClusterMembers, ids: Sequence[int], row: int, mask: Any = None) -> list[int]:
     """The other passages of ``row``'s cluster, in row order, that ``mask`` (if any) allows."""
     return [other for other in members[ids[row]] if other != row and (mask is None or mask[other])]
 
@@ -196,7 +219,7 @@ def others_in_cluster(members: dict[int, list[int]], ids: Sequence[int], row: in
 # The index file and the per-library cache
 
 CLUSTERS_FILE = "clusters.json"
-_cache: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
 
 
 def write_clusters(folder: Path, passages: Sequence[Passage]) -> str:
@@ -207,7 +230,7 @@ def write_clusters(folder: Path, passages: Sequence[Passage]) -> str:
     return CLUSTERS_FILE
 
 
-def cluster_ids(library: Library) -> list[int]:
+def cluster_ids(library: Library) -> np.ndarray:
     """The cluster id of each passage of ``library``, read from the index on first use.
 
     An index built before clusters were stored has no ``clusters.json``: the clusters are then
@@ -233,5 +256,12 @@ def cluster_ids(library: Library) -> list[int]:
                 raise IndexIntegrityError(
                     f"{library.index_dir}: {CLUSTERS_FILE} does not hold one cluster id per passage"
                 )
-        _cache[library] = ids
+        # An array, not a list: 8 bytes a passage instead of a Python int each (tens of MB at 10M).
+        try:
+            array = np.asarray(ids) if len(ids) else np.zeros(0, dtype=np.int64)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise IndexIntegrityError(f"{library.index_dir}: {CLUSTERS_FILE} holds a cluster id that is not an integer") from exc
+        if array.dtype.kind not in "iu" or array.ndim != 1:
+            raise IndexIntegrityError(f"{library.index_dir}: {CLUSTERS_FILE} holds a cluster id that is not an integer")
+        ids = _cache[library] = array.astype(np.int64, copy=False)
     return ids

@@ -26,6 +26,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .library import Library
+    from .store import DocumentFields
     from .types import Document
 
 # Short forms and plain words -> the words the documents use. Matched as whole words; the
@@ -293,7 +294,7 @@ def _holds(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return any(tokens[i : i + width] == phrase for i in range(len(tokens) - width + 1))
 
 
-def document_line(document: Document) -> str:
+def document_line(document: Document | DocumentFields) -> str:
     """The line a question's names are matched against: symbol, kind, year, body, title, other names.
 
     Example:
@@ -319,7 +320,7 @@ class DocumentMatcher:
         document_rows: per passage, the row of its document.
     """
 
-    def __init__(self, documents: Iterable[Document], document_rows: Sequence[int] | np.ndarray) -> None:
+    def __init__(self, documents: Iterable[Document | DocumentFields], document_rows: Sequence[int] | np.ndarray) -> None:
         from .bm25 import BM25Index
 
         documents = list(documents)  # one read of every document
@@ -359,5 +360,7 @@ def document_matcher(library: Library) -> DocumentMatcher:
     """The DocumentMatcher of ``library``, built on first use (a few milliseconds)."""
     matcher = _matchers.get(library)
     if matcher is None:
-        matcher = _matchers[library] = DocumentMatcher(library.documents.values(), library.document_rows)
+        from .store import document_fields
+
+        matcher = _matchers[library] = DocumentMatcher(document_fields(library.documents), library.document_rows)
     return matcher

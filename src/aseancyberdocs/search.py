@@ -40,6 +40,7 @@ from .filters import Filters, NoMatchError, allowed, make_filters
 from .types import Citation, Document, Hit, Passage
 
 if TYPE_CHECKING:
+    from .grouping import ClusterMembers
     from .library import Library
 
 logger = logging.getLogger(__name__)
@@ -502,14 +503,16 @@ def _draft_documents(library: Library) -> np.ndarray:
     """Per document row of ``library``, whether the document is a draft (read once)."""
     drafts = _drafts.get(library)
     if drafts is None:
-        documents = library.documents.values()
+        from .store import document_fields
+
+        fields = document_fields(library.documents)
         drafts = _drafts[library] = np.fromiter(
-            (document.doc_type.startswith("draft") for document in documents), dtype=bool, count=len(documents)
+            (item.doc_type.startswith("draft") for item in fields), dtype=bool, count=len(fields)
         )
     return drafts
 
 
-_members: weakref.WeakKeyDictionary[Any, dict[int, list[int]]] = weakref.WeakKeyDictionary()
+_members: weakref.WeakKeyDictionary[Any, ClusterMembers] = weakref.WeakKeyDictionary()
 
 
 def _also_in(library: Library, ids: Sequence[int], row: int, mask: np.ndarray | None) -> tuple[Citation, ...]:

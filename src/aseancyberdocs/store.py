@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import MISSING
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -383,6 +383,55 @@ class DocumentRows(Mapping[str, Document]):
 
     def __repr__(self) -> str:
         return f"DocumentRows({str(self.store.path)!r}, {len(self)} documents)"
+
+
+class DocumentFields(NamedTuple):
+    """What search reads of every document at once (the document match, drafts): no text, no pages."""
+
+    doc_id: str
+    title: str
+    doc_type: str
+    symbol: str | None
+    date: str | None
+    body: str | None
+
+
+_FIELDS_SQL = (
+    "SELECT doc_id, json_extract(meta, '$.title'), json_extract(meta, '$.doc_type'), "
+    "json_extract(meta, '$.symbol'), json_extract(meta, '$.date'), json_extract(meta, '$.body') "
+    "FROM documents ORDER BY row"
+)
+
+
+def document_fields(documents: Mapping[str, Document]) -> list[DocumentFields]:
+    """``DocumentFields`` of every document, in the mapping's order.
+
+    From a store in one query that reads only these fields of each record (decoding every
+    document's whole record, pages included, took 3.7 s for 63,000 documents); else from the
+    Document objects. A document replaced in memory gives its own fields.
+
+    Raises:
+        IndexIntegrityError: a stored record lacks a title or kind, or holds a field of another type.
+
+    Example:
+        >>> document_fields(library.documents)[0].doc_type  # doctest: +SKIP
+        'resolution'
+    """
+    if not isinstance(documents, DocumentRows):
+        return [_fields_of(document) for document in documents.values()]
+    fields = []
+    for record in documents.store._query(_FIELDS_SQL):
+        if not (isinstance(record[1], str) and isinstance(record[2], str)) or \
+                not all(value is None or isinstance(value, str) for value in record[3:]):
+            raise IndexIntegrityError(f"{documents.store.path}: document {record[0]!r} has a malformed record")
+        fields.append(DocumentFields(*record))
+    replaced = documents._replaced
+    return [_fields_of(replaced[item.doc_id]) if item.doc_id in replaced else item for item in fields] if replaced else fields
+
+
+def _fields_of(document: Document) -> DocumentFields:
+    return DocumentFields(document.doc_id, document.title, document.doc_type, document.symbol, document.date,
+                          document.body)
 
 
 class _Values(Sequence[Document]):
