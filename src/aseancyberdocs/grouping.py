@@ -205,11 +205,6 @@ class ClusterMembers:
         return self.rows[start:stop].tolist()
 
 
-def cluster_members(ids: Sequence[int]) -> ClusterMembers:
-    """The passage rows of each cluster id, in row order."""
-    return ClusterMembers(ids)
-
-
 def others_in_cluster(members: ClusterMembers, ids: Sequence[int], row: int, mask: Any = None) -> list[int]:
     """The other passages of ``row``'s cluster, in row order, that ``mask`` (if any) allows."""
     return [other for other in members[ids[row]] if other != row and (mask is None or mask[other])]

@@ -137,11 +137,6 @@ class PassageFeatures:
         self._read: OrderedDict[int, _Read] = OrderedDict()  # the last _READ_ROWS passages read
         self._sentence_vectors: OrderedDict[int, np.ndarray] = OrderedDict()
 
-    def tokens(self, row: int) -> tuple[list[str], list[str]]:
-        """The BM25 tokens of passage ``row``'s text and of its context."""
-        read = self._reading([row])[0]
-        return read.text, read.context
-
     def _reading(self, rows: Sequence[int]) -> list[_Read]:
         """What the features read of ``rows``: the passages not kept are read in one batch."""
         from .bm25 import tokenize

@@ -319,6 +319,7 @@ class _Ranker:
         self._vector: np.ndarray | None = None
         self.dense_vector: np.ndarray | None = None  # the question's vector after feedback, when used
         self._bm25: np.ndarray | None = None
+        self._named: np.ndarray | None = None  # the allowed passages of the best-named documents
         self._fused: dict[int, float] = {}
 
     @property
@@ -424,9 +425,10 @@ class _Ranker:
     ) -> None:
         """Add to the candidates the passages of the best-named documents that neither retriever
         reached (scored with ``vector``): at most ``REACH_LIMIT``, those BM25 scores best."""
-        rows = np.flatnonzero(boost >= DOCUMENT_REACH)
-        if self.mask is not None:
-            rows = rows[self.mask[rows]]
+        if self._named is None:  # the same for both dense passes: one scan of every passage per query
+            named = np.flatnonzero(boost >= DOCUMENT_REACH)
+            self._named = named[self.mask[named]] if self.mask is not None else named
+        rows = self._named
         reached = np.fromiter([*dense, *sparse], dtype=np.int64, count=len(dense) + len(sparse))
         rows = rows[~np.isin(rows, reached)]
         if len(rows) > REACH_LIMIT:
@@ -517,11 +519,11 @@ _members: weakref.WeakKeyDictionary[Any, ClusterMembers] = weakref.WeakKeyDictio
 
 def _also_in(library: Library, ids: Sequence[int], row: int, mask: np.ndarray | None) -> tuple[Citation, ...]:
     """Citations of the other passages of ``row``'s cluster that pass the filters, oldest first."""
-    from .grouping import cluster_members, others_in_cluster
+    from .grouping import ClusterMembers, others_in_cluster
 
     members = _members.get(library)
     if members is None:
-        members = _members[library] = cluster_members(ids)
+        members = _members[library] = ClusterMembers(ids)
     others = others_in_cluster(members, ids, row, mask)
     citations = [library.citation(index) for index in others]
     # Undated documents last; then by symbol and place, so the list reads as a history.

@@ -266,21 +266,9 @@ class PassageRows(Sequence[Passage]):
         if isinstance(index, slice):
             return self.store.passages(range(*index.indices(len(self))))
         row = int(index)
-        if row < 0:
+        if -len(self) <= row < 0:
             row += len(self)
-        if not 0 <= row < len(self):
-            raise IndexError(f"passage row {index} out of range (0 to {len(self) - 1})")
-        with self._lock:
-            passage = self._cache.get(row)
-            if passage is not None:
-                self._cache.move_to_end(row)
-                return passage
-        passage = self.store.passages([row])[0]
-        with self._lock:
-            self._cache[row] = passage
-            if len(self._cache) > _CACHED_PASSAGES:
-                self._cache.popitem(last=False)
-        return passage
+        return self.many([row])[0]
 
     def many(self, rows: Sequence[int]) -> list[Passage]:
         """The passages of ``rows``, in that order: those not kept read in one query."""
@@ -289,6 +277,7 @@ class PassageRows(Sequence[Passage]):
             for row in rows:
                 passage = self._cache.get(row)
                 if passage is not None:
+                    self._cache.move_to_end(row)
                     found[row] = passage
         missing = [row for row in dict.fromkeys(rows) if row not in found]
         if missing:
