@@ -168,3 +168,20 @@ def test_a_score_matrix_that_does_not_fit_its_vocabulary_is_refused(built_index,
     library = open_index(built_index, embedder=embedder)
     with pytest.raises(IndexIntegrityError, match="unreadable BM25 files: the BM25 arrays do not form"):
         bm25_index(library)
+
+
+@pytest.mark.parametrize("query", ["critical infrastructure", "73/27 confidence-building measures", "zzzz", "ransomware"])
+def test_query_scores_equal_the_whole_array_for_rows_and_top(built_index, embedder, query):
+    index = bm25_index(open_index(built_index, embedder=embedder))
+    whole = index.scores(query)
+    rng = np.random.default_rng(7)
+    rows = rng.choice(len(whole), 200)
+    np.testing.assert_array_equal(index.query(query).at(rows), whole[rows])  # looked up, not the array
+    mask = rng.random(len(whole)) < 0.5
+    for allowed in (None, mask):
+        scores = whole if allowed is None else np.where(allowed, whole, 0)
+        order = np.flatnonzero(scores > 0)
+        expected = order[np.argsort(-scores[order], kind="stable")][:25]
+        found, values = index.query(query).top(25, allowed)
+        assert found.tolist() == expected.tolist()
+        np.testing.assert_array_equal(values, scores[expected])

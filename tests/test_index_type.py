@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from aseancyberdocs.index import (
@@ -116,3 +118,31 @@ def test_vector_rows_read_the_rows_asked_for(tmp_path):
     np.save(tmp_path / "w.npy", matrix.astype(np.float64))
     with pytest.raises(ValueError, match="not a 2-D float32 matrix"):
         VectorRows(tmp_path / "w.npy")
+
+
+def test_rows_read_again_come_from_the_bounded_cache_and_equal_the_file(tmp_path, monkeypatch):
+    import numpy as np
+
+    from aseancyberdocs.vectors import RescoredIndex, VectorRows, build_ivfpq
+
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    order = rng.permutation(3000)
+    stored = np.empty_like(vectors)
+    stored[order] = vectors
+    np.save(tmp_path / "v.npy", stored)
+    file_rows = VectorRows(tmp_path / "v.npy")
+    reads = []
+    monkeypatch.setattr(file_rows, "_pread", lambda *args: reads.append(1) or os.pread(*args))
+    index = RescoredIndex(build_ivfpq(vectors), file_rows, order, cached=500)
+    for size in (40, 300, 700, 40):  # the last request repeats the first after evictions
+        ids = rng.choice(3000, size)  # with repeats
+        np.testing.assert_array_equal(index.reconstruct_batch(ids), vectors[ids])
+    index = RescoredIndex(index.index, file_rows, order, cached=500)  # an empty cache
+    before = len(reads)
+    ids = rng.choice(3000, 200, replace=False)
+    index.reconstruct_batch(ids)
+    after_first = len(reads)
+    np.testing.assert_array_equal(index.reconstruct_batch(ids[::-1]), vectors[ids[::-1]])
+    assert after_first - before == 200 and len(reads) == after_first  # the second time, no read
+    np.testing.assert_array_equal(index.reconstruct(int(ids[0])), vectors[ids[0]])

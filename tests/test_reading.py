@@ -104,3 +104,21 @@ def test_the_matcher_reads_the_same_lines_from_the_store_as_from_the_documents(l
     assert [document_line(item) for item in fields] == [document_line(document) for document in documents]
     assert [item.doc_id for item in fields] == list(library.documents)
     assert document_fields({d.doc_id: d for d in documents}) == fields
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_passage_scores_read_only_the_rows_asked_for_and_agree_with_the_array(ordered):
+    from aseancyberdocs.reading import PassageScores
+
+    rng = np.random.default_rng(3)
+    row_document = np.sort(rng.integers(0, 40, 500)) if ordered else rng.integers(0, 40, 500)
+    document_scores = rng.choice([0.0, 0.2, 0.7, 1.0], 40)
+    whole = document_scores[row_document]
+    scores = PassageScores(document_scores, row_document, ordered)
+    rows = rng.choice(500, 50)
+    np.testing.assert_array_equal(scores[rows], whole[rows])
+    assert scores[int(rows[0])] == whole[rows[0]]
+    for threshold in (0.0, 0.5, 1.0, 2.0):
+        assert scores.rows_at_least(threshold).tolist() == np.flatnonzero(whole >= threshold).tolist()
+    assert scores.any() and not PassageScores(np.zeros(40), row_document, ordered).any()
+    np.testing.assert_array_equal(np.asarray(scores), whole)

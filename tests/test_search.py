@@ -9,6 +9,7 @@ from conftest import FakeEmbedder
 from aseancyberdocs import search as search_module
 from aseancyberdocs.citations import cite
 from aseancyberdocs.index import embed_passages, open_index
+from aseancyberdocs.reading import PassageScores
 from aseancyberdocs.search import (
     FUSION_DEPTH,
     Candidate,
@@ -217,14 +218,16 @@ def test_top_rows_equal_a_stable_sort_cut_at_depth(seed):
 
 def test_named_documents_add_at_most_the_limit_best_by_bm25(library, monkeypatch):
     ranker = _Ranker(_sources(library), "critical infrastructure", "hybrid", "weighted", None)
-    boost = np.ones(len(library.passages))  # every document named
+    rows = np.asarray(library.document_rows)
+    boost = PassageScores(np.ones(int(rows.max()) + 1), rows, ordered=True)  # every document named
     dense, sparse = {0: 0.5}, {}
     monkeypatch.setattr(search_module, "REACH_LIMIT", 3)
     ranker._reach_named(boost, dense, sparse, ranker.vector)
     added = sorted(set(dense) - {0})
     candidates = np.flatnonzero(np.arange(len(library.passages)) != 0)
-    assert added == sorted(top_rows(ranker.bm25, candidates, 3).tolist())
-    assert all(row in sparse for row in added if ranker.bm25[row] > 0)
+    bm25 = ranker.bm25.all()
+    assert added == sorted(top_rows(bm25, candidates, 3).tolist())
+    assert all(row in sparse for row in added if bm25[row] > 0)
 
 
 def test_fuse_is_the_weighted_sum_plus_the_document_match():

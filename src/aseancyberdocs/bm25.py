@@ -185,10 +185,30 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every passage for ``query`` (float32, 0 where no token matches)."""
-        ids = sorted({self.vocab[token] for token in tokenize(query) if token in self.vocab and token})
+        ids = self._columns(query)
         if not ids:
             return np.zeros(len(self), dtype=np.float32)
         return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def query(self, query: str) -> QueryScores:
+        """BM25 of ``query``, computed only where asked: its best passages, or given passages' scores.
+
+        Example:
+            >>> scores = bm25_index(library).query("misuse of devices")  # doctest: +SKIP
+            >>> rows, values = scores.top(10); scores.at(rows).tolist() == values.tolist()  # doctest: +SKIP
+            True
+        """
+        return QueryScores(self, self._columns(query))
+
+    def _columns(self, query: str) -> list[int]:
+        return sorted({self.vocab[token] for token in tokenize(query) if token in self.vocab and token})
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The score matrix by token: ``data``, ``indices`` (passage rows, ascending in each token's
+        span) and ``indptr``, as bm25s stores it."""
+        stored = self.retriever.scores
+        return stored["data"], stored["indices"], stored["indptr"]
 
     def save(self, folder: Path) -> list[str]:
         """Write the BM25 files into ``folder``; their names."""
@@ -228,6 +248,68 @@ class BM25Index:
                 or int(indptr[-1]) != len(data):
             raise ValueError("the BM25 arrays do not form one score matrix of the vocabulary's tokens")
         return cls(_StoredScores(dict(scores), int(params["num_docs"]), vocab))
+
+
+class QueryScores:
+    """The BM25 scores of one query, computed where they are asked for.
+
+    ``at`` scores given passages by looking each token's postings up (binary search in the
+    token's rows), so a few hundred candidates cost no array over every passage; ``top``
+    scores every passage once (``all``) and keeps it. ``at`` adds a passage's token scores in
+    the same order as ``BM25Index.scores`` (tokens by column, in float32): the scores are equal.
+
+    Exact top-k pruning (MaxScore, or the threshold algorithm over postings ordered by score)
+    was measured on 1M replicated passages and lost to scoring them all: a copy of a passage
+    scores like the others, so the bounds only bite thousands of rows deep.
+    """
+
+    def __init__(self, index: BM25Index, columns: Sequence[int]) -> None:
+        self.index = index
+        self.columns = list(columns)
+        self.count = len(index)
+        _, _, indptr = index.arrays
+        self._spans = [(int(indptr[column]), int(indptr[column + 1])) for column in self.columns]
+        self._all: np.ndarray | None = None
+
+    def all(self) -> np.ndarray:
+        """The score of every passage (float32; 0 where no token matches)."""
+        if self._all is None:
+            if not self.columns:
+                self._all = np.zeros(self.count, dtype=np.float32)
+            else:
+                self._all = np.asarray(self.index.retriever.get_scores_from_ids(self.columns), dtype=np.float32)
+        return self._all
+
+    def at(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The scores of passages ``rows`` (float32, in their order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._all is not None or not self.columns:
+            return self.all()[rows] if len(rows) else np.zeros(0, dtype=np.float32)
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not len(rows):
+            return out
+        data, indices, _ = self.index.arrays
+        for start, end in self._spans:
+            if end == start:
+                continue
+            postings = indices[start:end]
+            found = np.searchsorted(postings, rows)
+            inside = found < (end - start)
+            hit = np.zeros(len(rows), dtype=bool)
+            hit[inside] = postings[found[inside]] == rows[inside]
+            out[hit] += data[start:end][found[hit]]
+        return out
+
+    def top(self, depth: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``depth`` allowed passages (``mask``: None, all) with the highest positive scores,
+        best first, ties by row: (rows, scores)."""
+        if not self.columns or depth < 1:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = self.all() if mask is None else np.where(mask, self.all(), np.float32(0))
+        from .search import top_rows
+
+        rows = top_rows(scores, np.flatnonzero(scores > 0), depth)
+        return rows, scores[rows]
 
 
 class _StoredScores:

@@ -328,6 +328,7 @@ class DocumentMatcher:
         self.index = BM25Index.in_memory([document_line(document) for document in documents])
         self.row_document = np.asarray(document_rows, dtype=np.int64)  # positions in self.doc_ids
         self.years = [(document.date or "")[:4] for document in documents]
+        self._year_array: np.ndarray | None = None
 
     def scores(self, query: str) -> np.ndarray:
         """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches).
@@ -342,15 +343,61 @@ class DocumentMatcher:
         scores = scores / top if top > 0 else scores
         named = set(_YEAR.findall(text)) if YEAR_WEIGHT > 0 else set()
         if named:
-            scores = scores + YEAR_WEIGHT * np.fromiter((year in named for year in self.years), dtype=np.float64,
-                                                        count=len(self.years))
+            if self._year_array is None:
+                self._year_array = np.array(self.years, dtype="U4")
+            scores = scores + YEAR_WEIGHT * np.isin(self._year_array, sorted(named)).astype(np.float64)
             top = float(scores.max())
             scores = scores / top if top > 0 else scores
         return scores
 
-    def passage_scores(self, query: str) -> np.ndarray:
+    def passage_scores(self, query: str) -> PassageScores:
         """``scores`` spread to the passages: each passage gets its document's match."""
-        return self.scores(query)[self.row_document]
+        return PassageScores(self.scores(query), self.row_document, self._document_order())
+
+    def _document_order(self) -> bool:
+        """Whether passages come document by document (rows of a document contiguous, in document order)."""
+        ordered = self.__dict__.get("_ordered")
+        if ordered is None:
+            ordered = self._ordered = bool(len(self.row_document) < 2 or (np.diff(self.row_document) >= 0).all())
+        return ordered
+
+
+class PassageScores:
+    """Per passage, a score of its document, without an array over every passage.
+
+    ``scores[rows]`` gives the passages' scores; ``rows_at_least`` the passages of the documents
+    scoring at least a threshold. With millions of passages a query reads only those rows.
+    """
+
+    def __init__(self, document_scores: np.ndarray, row_document: np.ndarray, ordered: bool) -> None:
+        self.document_scores = document_scores
+        self.row_document = row_document
+        self._ordered = ordered
+
+    def __len__(self) -> int:
+        return len(self.row_document)
+
+    def __getitem__(self, rows: Any) -> Any:
+        return self.document_scores[self.row_document[rows]]
+
+    def any(self) -> bool:
+        """Whether some passage's document scores above 0."""
+        return bool(self.document_scores.any())
+
+    def rows_at_least(self, threshold: float) -> np.ndarray:
+        """The passages (ascending rows) whose document scores at least ``threshold``."""
+        documents = np.flatnonzero(self.document_scores >= threshold)
+        if not self._ordered:
+            return np.flatnonzero(np.isin(self.row_document, documents))
+        starts = np.searchsorted(self.row_document, documents, side="left")
+        ends = np.searchsorted(self.row_document, documents, side="right")
+        if not len(documents):
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([np.arange(start, end, dtype=np.int64) for start, end in zip(starts, ends)])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        scores = self.document_scores[self.row_document]
+        return scores if dtype is None else scores.astype(dtype)
 
 
 _matchers: weakref.WeakKeyDictionary[Any, DocumentMatcher] = weakref.WeakKeyDictionary()

@@ -41,6 +41,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .bm25 import BM25Index
     from .library import Library
+    from .reading import PassageScores
     from .types import Passage
 
 FEATURES = ("dense", "bm25", "document", "coverage", "heading", "proximity", "sentence", "preamble")
@@ -165,7 +166,7 @@ class PassageFeatures:
         rows: Sequence[int],
         dense: Mapping[int, float],
         bm25: Mapping[int, float],
-        document: np.ndarray | None,
+        document: np.ndarray | PassageScores | None,
         query_vector: np.ndarray | None,
         order: Sequence[int] | None = None,
     ) -> np.ndarray:
@@ -287,7 +288,7 @@ def features(
     rows: Sequence[int],
     dense: Mapping[int, float],
     bm25: Mapping[int, float],
-    document: np.ndarray | None,
+    document: np.ndarray | PassageScores | None,
     query_vector: np.ndarray | None,
     order: Sequence[int] | None = None,
 ) -> np.ndarray:

@@ -40,8 +40,10 @@ from .filters import Filters, NoMatchError, allowed, make_filters
 from .types import Citation, Document, Hit, Passage
 
 if TYPE_CHECKING:
+    from .bm25 import QueryScores
     from .grouping import ClusterMembers
     from .library import Library
+    from .reading import PassageScores
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +320,7 @@ class _Ranker:
         self.allowed_count = sources.count if mask is None else int(mask.sum())
         self._vector: np.ndarray | None = None
         self.dense_vector: np.ndarray | None = None  # the question's vector after feedback, when used
-        self._bm25: np.ndarray | None = None
+        self._bm25: QueryScores | None = None
         self._named: np.ndarray | None = None  # the allowed passages of the best-named documents
         self._fused: dict[int, float] = {}
 
@@ -329,16 +331,15 @@ class _Ranker:
         return self._vector
 
     @property
-    def bm25(self) -> np.ndarray:
-        """BM25 scores of every passage (disallowed ones included; ``top`` masks them)."""
+    def bm25(self) -> QueryScores:
+        """The question's BM25 scores, computed for the passages asked about (bm25.QueryScores)."""
         if self._bm25 is None:
-            self._bm25 = self.sources.bm25().scores(self.bm25_query)
+            self._bm25 = self.sources.bm25().query(self.bm25_query)
         return self._bm25
 
     def bm25_top(self, depth: int) -> list[Candidate]:
-        scores = self.bm25 if self.mask is None else np.where(self.mask, self.bm25, 0.0)
-        rows = top_rows(scores, np.flatnonzero(scores > 0), depth)
-        return [Candidate(int(row), float(scores[row])) for row in rows]
+        rows, scores = self.bm25.top(depth, self.mask)
+        return [Candidate(int(row), float(score)) for row, score in zip(rows, scores)]
 
     def top(self, depth: int) -> list[tuple[int, float]]:
         """The ``depth`` best passages as (row, score), best first."""
@@ -362,7 +363,7 @@ class _Ranker:
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:depth]
 
-    def first_stage(self, reach: int) -> tuple[dict[int, float], dict[int, float], np.ndarray | None]:
+    def first_stage(self, reach: int) -> tuple[dict[int, float], dict[int, float], PassageScores | None]:
         """Each retriever's ``reach`` best (row -> score), with the best-named documents' passages
         added, and the document match per passage (None when unused).
 
@@ -380,7 +381,7 @@ class _Ranker:
         return dense_scores, sparse_scores, boost
 
     def _candidates(
-        self, vector: np.ndarray, reach: int, sparse_base: dict[int, float], boost: np.ndarray | None
+        self, vector: np.ndarray, reach: int, sparse_base: dict[int, float], boost: PassageScores | None
     ) -> tuple[dict[int, float], dict[int, float]]:
         """Dense's ``reach`` best for ``vector`` and BM25's (a copy of ``sparse_base``), the best-named
         documents' unreached passages added to both."""
@@ -395,7 +396,7 @@ class _Ranker:
         return np.asarray(self.sources.dense_index().reconstruct_batch(np.asarray(rows, dtype=np.int64)))
 
     def second_stage(
-        self, fused: dict[int, float], dense: dict[int, float], sparse: dict[int, float], boost: np.ndarray | None
+        self, fused: dict[int, float], dense: dict[int, float], sparse: dict[int, float], boost: PassageScores | None
     ) -> dict[int, float]:
         """The fused candidates scored again by ``rerank.py`` (its fitted weights)."""
         from . import rerank
@@ -413,7 +414,7 @@ class _Ranker:
 
         return expand(self.text) if EXPAND_QUERY else self.text
 
-    def document_boost(self) -> np.ndarray | None:
+    def document_boost(self) -> PassageScores | None:
         """Per passage, how well the question names its document (reading.py); None when unused."""
         if DOCUMENT_WEIGHT <= 0:
             return None
@@ -421,26 +422,27 @@ class _Ranker:
         return boost if boost.any() else None
 
     def _reach_named(
-        self, boost: np.ndarray, dense: dict[int, float], sparse: dict[int, float], vector: np.ndarray
+        self, boost: PassageScores, dense: dict[int, float], sparse: dict[int, float], vector: np.ndarray
     ) -> None:
         """Add to the candidates the passages of the best-named documents that neither retriever
         reached (scored with ``vector``): at most ``REACH_LIMIT``, those BM25 scores best."""
-        if self._named is None:  # the same for both dense passes: one scan of every passage per query
-            named = np.flatnonzero(boost >= DOCUMENT_REACH)
+        if self._named is None:  # the same for both dense passes
+            named = boost.rows_at_least(DOCUMENT_REACH)
             self._named = named[self.mask[named]] if self.mask is not None else named
         rows = self._named
         reached = np.fromiter([*dense, *sparse], dtype=np.int64, count=len(dense) + len(sparse))
         rows = rows[~np.isin(rows, reached)]
-        if len(rows) > REACH_LIMIT:
-            rows = np.sort(top_rows(self.bm25, rows, REACH_LIMIT))
-        rows = [int(row) for row in rows]
-        if not rows:
+        if not len(rows):
             return
+        lexical = self.bm25.at(rows)
+        if len(rows) > REACH_LIMIT:
+            best = np.sort(top_rows(lexical, np.arange(len(rows)), REACH_LIMIT))
+            rows, lexical = rows[best], lexical[best]
         # Only these rows' vectors: a corpus of millions of passages is never read whole per query.
-        for row, score in zip(rows, self._vectors(rows) @ vector):
+        for row, score, value in zip(rows.tolist(), self._vectors(rows) @ vector, lexical.tolist()):
             dense[row] = float(score)
-            if self.bm25[row] > 0:
-                sparse[row] = float(self.bm25[row])
+            if value > 0:
+                sparse[row] = float(value)
 
     def complete(self, depth: int) -> bool:
         """Whether ``top(depth)`` already ranked every passage that can be ranked."""
@@ -457,13 +459,13 @@ class _Ranker:
         if self._vector is not None:
             vector = self.sources.dense_index().reconstruct(int(row))
             scores["dense"] = float(np.dot(vector, self._vector))
-        scores["bm25"] = float(self.bm25[row])
+        scores["bm25"] = float(self.bm25.at([row])[0])
         if self.mode == "hybrid":
             scores["fused"] = float(self._fused.get(row, 0.0))
         return scores
 
 
-def fuse(dense: Mapping[int, float], sparse: Mapping[int, float], boost: np.ndarray | None) -> dict[int, float]:
+def fuse(dense: Mapping[int, float], sparse: Mapping[int, float], boost: PassageScores | None) -> dict[int, float]:
     """The first stage's fused score: ``DENSE_WEIGHT`` x dense + the rest x BM25 (each min-max
     normalised over its list), plus ``DOCUMENT_WEIGHT`` x the document match.
 
@@ -474,8 +476,10 @@ def fuse(dense: Mapping[int, float], sparse: Mapping[int, float], boost: np.ndar
     from .fusion import weighted
 
     fused = weighted({"dense": dense, "bm25": sparse}, {"dense": DENSE_WEIGHT, "bm25": 1.0 - DENSE_WEIGHT})
-    if boost is not None:
-        fused = {row: score + DOCUMENT_WEIGHT * float(boost[row]) for row, score in fused.items()}
+    if boost is not None and fused:
+        rows = np.fromiter(fused, dtype=np.int64, count=len(fused))
+        fused = {row: score + DOCUMENT_WEIGHT * float(value)
+                 for (row, score), value in zip(fused.items(), boost[rows].tolist())}
     return fused
 
 
