@@ -147,3 +147,18 @@ def test_report_passages_cite_section_paragraph_and_page(tmp_path):
     assert cite(document, passages["para. 9"]).formatted == "A/70/174, para. 9 (pp. 5–6)"
     assert cite(document, passages["note, para. 1"]).formatted == "A/70/174, note, para. 1 (p. 1)"
     assert passages["para. 13 (a)"].context.startswith("III. Norms, rules and principles")
+
+
+@pytest.mark.parametrize("number", ["3.", "12)", "(b)", "(iv)", "1.3."])
+def test_a_paragraph_number_stays_with_its_first_words_when_the_paragraph_is_split(number):
+    # A first sentence nearly the size of the window: split at its ". ", the number would be a part alone.
+    first = "Decides to convene " + "a working group on the security of information and communications " * 3 + "technologies. "
+    text = f"{number} {first}" + "It shall report to the General Assembly at its next session. " * 3
+    document = document_from_text(text, doc_id="d")
+    passages = make_passages(document, max_tokens=36, count_tokens=_count_words)
+    assert len(passages) > 1
+    assert passages[0].text.startswith(f"{number} Decides to convene")
+    assert all(any(ch.isalpha() for ch in passage.text.replace(number, "")) for passage in passages)
+    for passage in passages:
+        assert document.text[passage.start : passage.end] == passage.text
+        assert _count_words(passage.text) <= 36 - 2

@@ -25,6 +25,9 @@ _SEPARATORS = [". ", "; ", ": ", ", ", " "]
 
 TokenCounter = Callable[[str], int]
 
+# A paragraph's number at its start: "5. ", "12) ", "(b) ", "(iv) ".
+_NUMBER = re.compile(r"\s*(?:\d{1,3}(?:\.\d{1,3})*[.)]|\([a-z]{1,4}\)|\(\d{1,3}\))\s+")
+
 
 def make_passages(
     document: Document,
@@ -120,26 +123,32 @@ def _split(text: str, paragraph: Paragraph, max_tokens: int, count: TokenCounter
     budget = max(budget, max_tokens // 2)
     if count(body) <= budget:
         return [(paragraph.start, paragraph.end)]
+    # The paragraph's own number ("5. ", "(b) ") stays with its first words: split at its ". ", a
+    # number before a sentence the size of the window would be a part of its own.
+    number = _NUMBER.match(body)
+    head = number.end() if number else 0
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(
         separators=_SEPARATORS,
         is_separator_regex=False,
         keep_separator="end",
-        chunk_size=budget,
+        chunk_size=max(budget - count(body[:head]), max_tokens // 2) if head else budget,
         chunk_overlap=0,
         length_function=count,
         strip_whitespace=True,
     )
     spans: list[tuple[int, int]] = []
-    cursor = 0
-    for chunk in splitter.split_text(body):
+    cursor = head
+    for chunk in splitter.split_text(body[head:]):
         # Chunks come in order and do not overlap: look for each one after the previous.
         found = body.find(chunk, cursor)
         if found >= 0 and not re.search(r"\w", body[cursor:found]):
             start, end = found, found + len(chunk)
         else:  # altered, or found further on than the next words (UN texts repeat themselves)
             start, end = _find_loose(body, chunk, cursor)
+        if head and not spans:
+            start = len(body) - len(body.lstrip())  # from the number on
         spans.append((paragraph.start + start, paragraph.start + end))
         cursor = end
     return _merge_tiny(spans, text, count)

@@ -219,6 +219,9 @@ PHRASES: dict[str, str] = {
     "phishing": "fraud",
     "identity theft": "theft or fraud",
     "peaceful settlement": "settlement of disputes by peaceful means",
+    # How the General Assembly creates a body: "Decides to establish / to convene ...".
+    "create": "decides to establish convene",
+    "set up": "decides to establish convene",
     # The OEWG, the Programme of Action and what follows them.
     "standing body": "permanent mechanism",
     "permanent body": "permanent mechanism",
