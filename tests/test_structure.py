@@ -160,3 +160,40 @@ def test_report_annexes_number_afresh(tmp_path):
         "note, para. 1", "annex I, para. 1", "annex I, para. 2", "annex I, para. 2 (a)", "annex I, para. 2 (b)", "annex II, para. 1",
     ]
     assert found[1].context == "A. Introduction"
+
+
+def test_a_sub_heading_between_numbered_paragraphs_is_not_the_end_of_the_first():
+    from aseancyberdocs.sources import un
+
+    lines = [
+        "The General Assembly,",
+        "",
+        "1. We commit to pursue meaningful and measurable actions to achieve our objectives.",
+        "Connectivity",
+        "2. We acknowledge the pivotal role of universal and meaningful connectivity.",
+        "3. We recognize the need to act.",
+        "Objective 5. Enhance international governance of artificial intelligence for the",
+        "benefit of humanity",
+        "4. We recognize the need for a balanced approach.",
+        "5. We commit to act, as set out in resolution",
+        "6. of the Assembly.",
+    ]
+    blocks = un.segment([lines], indent_starts=True)
+    texts = [(block.kind, " ".join(line.text for line in block.lines)) for block in blocks if block.kind != "front"]
+    assert ("heading", "Connectivity") in texts
+    assert ("heading", lines[6] + " " + lines[7]) in texts
+    paragraphs_ = [text for kind, text in texts if kind == "paragraph"]
+    assert [text.split(".")[0] for text in paragraphs_] == ["1", "2", "3", "4", "5"]
+    assert paragraphs_[0].endswith("objectives.") and paragraphs_[-1].endswith("6. of the Assembly.")
+
+
+def test_the_global_digital_compact_keeps_every_numbered_paragraph(corpus_dir):
+    import re
+
+    passages = make_passages(load_document(corpus_dir / "un" / "pdf" / "A_RES_79_1.pdf"))
+    numbers = {int(m.group(1)) for p in passages if (m := re.fullmatch(r"annex I, para\. (\d+)", p.label))}
+    assert numbers == set(range(1, 75))
+    by_label = {p.label: p.text for p in passages}
+    assert by_label["annex I, para. 10"].startswith("10. We acknowledge")
+    assert "Connectivity" not in by_label["annex I, para. 9"]
+    assert by_label["annex I, para. 55 (b)"].startswith("(b) Support interoperability")

@@ -245,6 +245,21 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
             ended = finished or _ENDS_PARAGRAPH.search(last) is not None
             item_ended = finished or _ENDS_ITEM.search(last) is not None
             numbered = NUMBERED.match(text)
+            if (numbered and not ended and not numbered.group(2) and last_number > 0
+                    and int(numbered.group(1)) == last_number + 1 and text[numbered.end() :][:1].isupper()
+                    and current is not None and current.kind == "paragraph"
+                    and (tail := _heading_tail(current.lines))):
+                # The next number, after lines that end no sentence: those lines are a sub-heading
+                # ("Connectivity" between paragraphs 9 and 10), not the end of the paragraph.
+                if tail == len(current.lines):  # the whole block: "Objective 5. Enhance ..."
+                    current.kind = "heading"
+                else:
+                    lines = current.lines[-tail:]
+                    del current.lines[-tail:]
+                    current = start("heading", lines[0])
+                    current.lines.extend(lines[1:])
+                heading_open = False
+                ended = True
             if LEAD.match(text):
                 current = start("lead", line)
                 heading_open = in_annex_title = False
@@ -405,6 +420,25 @@ def _isolated_lines(lines: Sequence[str]) -> set[int]:
 
 def current_text(block: Block) -> str:
     return block.lines[-1].text.rstrip() if block.lines else ""
+
+
+def _heading_tail(lines: Sequence[Line]) -> int:
+    """How many last lines of a paragraph are a sub-heading that only looks like its end: the
+    last line alone when it is short and capitalised ("Connectivity"), else the lines after the
+    last finished sentence (at most 3 and 30 words, from a capital: "Objective 5. Enhance ...
+    for the" / "benefit of humanity"); 0 when neither."""
+    last = lines[-1].text.split() if lines else []
+    if len(lines) > 1 and 0 < len(last) <= 10 and last[0][:1].isupper() and not _ENDS_ITEM.search(lines[-1].text):
+        return 1
+    tail = 0
+    for line in reversed(lines):
+        if _ENDS_PARAGRAPH.search(line.text.rstrip()):
+            break
+        tail += 1
+    if not 0 < tail <= len(lines) or tail > 3:
+        return 0
+    words = " ".join(line.text for line in lines[-tail:]).split()
+    return tail if len(words) <= 30 and words[0][:1].isupper() else 0
 
 
 def _starts_sentence(text: str) -> bool:
