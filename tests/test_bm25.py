@@ -185,3 +185,20 @@ def test_query_scores_equal_the_whole_array_for_rows_and_top(built_index, embedd
         found, values = index.query(query).top(25, allowed)
         assert found.tolist() == expected.tolist()
         np.testing.assert_array_equal(values, scores[expected])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_rows_from_a_sampled_threshold_equal_ranking_every_scored_row(seed, monkeypatch):
+    from aseancyberdocs import bm25
+    from aseancyberdocs.search import top_rows
+
+    monkeypatch.setattr(bm25, "SAMPLED_ABOVE", 1_000)
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.random(20_000) * 4, 1).astype(np.float32)  # many ties
+    scores[rng.random(20_000) < 0.6] = 0
+    for depth in (1, 10, 100, 1_000, 8_000, 30_000):
+        expected = top_rows(scores, np.flatnonzero(scores > 0), depth)
+        assert bm25.best_rows(scores, depth).tolist() == expected.tolist()
+    few = np.zeros(20_000, dtype=np.float32)
+    few[[5, 700, 19_999]] = [1.0, 3.0, 1.0]  # fewer positive rows than asked: all of them
+    assert bm25.best_rows(few, 10).tolist() == [700, 5, 19_999]
