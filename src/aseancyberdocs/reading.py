@@ -332,6 +332,8 @@ class DocumentMatcher:
         self.row_document = np.asarray(document_rows, dtype=np.int64)  # positions in self.doc_ids
         self.years = [(document.date or "")[:4] for document in documents]
         self._year_array: np.ndarray | None = None
+        # Passages come document by document (each document's rows contiguous, in document order).
+        self.ordered = bool(len(self.row_document) < 2 or (np.diff(self.row_document) >= 0).all())
 
     def scores(self, query: str) -> np.ndarray:
         """Each document's match with ``query``, scaled so the best is 1.0 (all 0 when none matches).
@@ -355,14 +357,7 @@ class DocumentMatcher:
 
     def passage_scores(self, query: str) -> PassageScores:
         """``scores`` spread to the passages: each passage gets its document's match."""
-        return PassageScores(self.scores(query), self.row_document, self._document_order())
-
-    def _document_order(self) -> bool:
-        """Whether passages come document by document (rows of a document contiguous, in document order)."""
-        ordered = self.__dict__.get("_ordered")
-        if ordered is None:
-            ordered = self._ordered = bool(len(self.row_document) < 2 or (np.diff(self.row_document) >= 0).all())
-        return ordered
+        return PassageScores(self.scores(query), self.row_document, self.ordered)
 
 
 class PassageScores:
@@ -390,12 +385,12 @@ class PassageScores:
     def rows_at_least(self, threshold: float) -> np.ndarray:
         """The passages (ascending rows) whose document scores at least ``threshold``."""
         documents = np.flatnonzero(self.document_scores >= threshold)
+        if not len(documents):
+            return np.zeros(0, dtype=np.int64)
         if not self._ordered:
             return np.flatnonzero(np.isin(self.row_document, documents))
         starts = np.searchsorted(self.row_document, documents, side="left")
         ends = np.searchsorted(self.row_document, documents, side="right")
-        if not len(documents):
-            return np.zeros(0, dtype=np.int64)
         return np.concatenate([np.arange(start, end, dtype=np.int64) for start, end in zip(starts, ends)])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

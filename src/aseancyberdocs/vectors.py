@@ -202,12 +202,12 @@ class RescoredIndex:
 class _RowCache:
     """The last ``capacity`` rows read (first in, first out), as one array; safe across threads."""
 
-    def __init__(self, capacity: int, dimension: int, rows: int) -> None:
+    def __init__(self, capacity: int, dimension: int, row_count: int) -> None:
         import threading
 
         self.capacity = capacity
         self.dimension = dimension
-        self.rows = rows
+        self.row_count = row_count  # rows in the file
         self.vectors: np.ndarray | None = None  # made on first use
         self.owner = np.full(capacity, -1, dtype=np.int64)  # slot -> row
         self.slot_of: np.ndarray | None = None  # row -> slot, or -1 (4 bytes a row)
@@ -218,7 +218,7 @@ class _RowCache:
         """``rows``' vectors: cached ones copied, the others read with ``load(rows)`` and kept."""
         with self._lock:
             if self.slot_of is None or self.vectors is None:
-                self.slot_of = np.full(self.rows, -1, dtype=np.int32)
+                self.slot_of = np.full(self.row_count, -1, dtype=np.int32)
                 self.vectors = np.empty((self.capacity, self.dimension), dtype=np.float32)
             slots = self.slot_of[rows]
             out = np.empty((len(rows), self.dimension), dtype=np.float32)

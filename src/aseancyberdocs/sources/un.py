@@ -435,7 +435,7 @@ def _heading_tail(lines: Sequence[Line]) -> int:
         if _ENDS_PARAGRAPH.search(line.text.rstrip()):
             break
         tail += 1
-    if not 0 < tail <= len(lines) or tail > 3:
+    if not 0 < tail <= 3:
         return 0
     words = " ".join(line.text for line in lines[-tail:]).split()
     return tail if len(words) <= 30 and words[0][:1].isupper() else 0
