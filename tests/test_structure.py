@@ -187,6 +187,33 @@ def test_a_sub_heading_between_numbered_paragraphs_is_not_the_end_of_the_first()
     assert paragraphs_[0].endswith("objectives.") and paragraphs_[-1].endswith("6. of the Assembly.")
 
 
+def test_a_numbered_objective_after_a_finished_paragraph_is_a_heading_not_a_paragraph():
+    from aseancyberdocs.sources import un
+
+    lines = [
+        "The General Assembly,",
+        "",
+        "9. We commit to pursue meaningful and measurable actions to achieve our",
+        "objectives.",
+        "",
+        "Objective 1. Close all digital divides and accelerate progress across the",
+        "Sustainable Development Goals",
+        "",
+        "Connectivity",
+        "",
+        "10. We acknowledge the pivotal role of universal and meaningful connectivity.",
+        "",
+        "Objective 2. Expand inclusion in and benefits from the digital economy for all",
+        "",
+        "11. We recognize that equitable access can unlock the digital economy.",
+    ]
+    blocks = un.segment([lines], indent_starts=True)
+    texts = [(block.kind, " ".join(line.text for line in block.lines)) for block in blocks if block.kind != "front"]
+    assert ("heading", lines[5] + " " + lines[6]) in texts
+    assert ("heading", lines[12]) in texts
+    assert [text.split(".")[0] for kind, text in texts if kind == "paragraph"] == ["9", "10", "11"]
+
+
 def test_the_global_digital_compact_keeps_every_numbered_paragraph(corpus_dir):
     import re
 
@@ -197,3 +224,8 @@ def test_the_global_digital_compact_keeps_every_numbered_paragraph(corpus_dir):
     assert by_label["annex I, para. 10"].startswith("10. We acknowledge")
     assert "Connectivity" not in by_label["annex I, para. 9"]
     assert by_label["annex I, para. 55 (b)"].startswith("(b) Support interoperability")
+    # Its five "Objective N." chapter titles are headings, never quoted as paragraphs.
+    assert not [p.label for p in passages if p.text.startswith("Objective")]
+    assert by_label["annex I, para. 18"] and next(
+        p.context for p in passages if p.label == "annex I, para. 18"
+    ).startswith("Objective 2. Expand inclusion")

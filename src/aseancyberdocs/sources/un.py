@@ -48,6 +48,10 @@ SECTION = re.compile(r"^\s*(?:[IVX]{1,5}|[A-H])\.\s+[A-Z]")
 NUMBERED = re.compile(r"^\s*(\d{1,3})\.(?:(\d{1,2})\.)?(?:\s+|$)")
 LETTERED = re.compile(r"^\s*\(([a-z]{1,2}|[ivxl]{1,6})\)(?:\s|$)")
 ACTION = re.compile(r"^\s*Action\s+(\d{1,3})\.\s")
+# The numbered headings of an outcome document's chapters ("Objective 1. Close all digital
+# divides ...", the Global Digital Compact's five objectives): a title over the paragraphs
+# that follow, not a paragraph of its own.
+OBJECTIVE = re.compile(r"^\s*(?:Objective|Goal|Pillar)\s+\d{1,2}\.\s+[A-Z]")
 # A paragraph ends with , ; : . ! or ?, perhaps followed by a closing quote and a footnote mark.
 _ENDS_PARAGRAPH = re.compile(r"[,;:.!?][\"”’)]*(?:\s?\d{1,3})?\s*$")
 # Items of a list may end "...; and" or "...; or" before the next item.
@@ -307,7 +311,7 @@ def segment(pages: Sequence[list[str]], *, indent_starts: bool) -> list[Block]:
                     current = None
                 else:
                     current = start("paragraph", line)
-            elif SECTION.match(text) and ended and previous_blank:
+            elif (SECTION.match(text) or OBJECTIVE.match(text)) and ended and previous_blank:
                 current = start("heading", line)
                 heading_open = True
             elif line_index in isolated[page_index] and ended and not numbered:
