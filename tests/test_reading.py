@@ -27,6 +27,8 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("Can a company be liable?") == "Can a company be liable? legal persons"
     assert expand("Can companies be liable?") == "Can companies be liable? legal persons"
     assert expand("software flaws") == "software flaws vulnerabilities"
+    assert expand("a deepfake video").endswith("artificial intelligence-generated material disinformation")
+    assert expand("a submarine cable") == "a submarine cable undersea cables"
     # A phrase counts only as a contiguous run of its words.
     assert expand("flaws in software") == "flaws in software"
     assert expand("the working group") == "the working group"

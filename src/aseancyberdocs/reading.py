@@ -203,6 +203,9 @@ PHRASES: dict[str, str] = {
     "block list": "blacklist",
     "deny list": "blacklist",
     "fake news": "disinformation misinformation information integrity",
+    # The Global Digital Compact's words for AI-made content and for the cables under the sea.
+    "deepfakes": "artificial intelligence-generated material disinformation",
+    "submarine cables": "undersea cables",
     "propaganda": "disinformation",
     "killer robots": "lethal autonomous weapons systems",
     "autonomous weapons": "lethal autonomous weapons systems",
