@@ -29,6 +29,8 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("software flaws") == "software flaws vulnerabilities"
     assert expand("a deepfake video").endswith("artificial intelligence-generated material disinformation")
     assert expand("a submarine cable") == "a submarine cable undersea cables"
+    assert expand("protecting kids online") == "protecting kids online children"
+    assert expand("human trafficking") == "human trafficking trafficking in persons"
     # A phrase counts only as a contiguous run of its words.
     assert expand("flaws in software") == "flaws in software"
     assert expand("the working group") == "the working group"
