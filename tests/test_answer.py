@@ -167,6 +167,20 @@ def test_cli_ask_json_and_markdown(built_index, fake_models, capsys):
     assert capsys.readouterr().out.startswith("**Q:** ransomware payments")
 
 
+def test_cli_ask_prints_each_place_quoted_as_its_own_paragraph(built_index, fake_models, capsys, monkeypatch):
+    from aseancyberdocs.library import Library
+
+    monkeypatch.setattr(Library, "ask", lambda self, question, k=8: loose(self, question, k=k))
+    assert main(["ask", "critical infrastructure and ransomware", "--index", str(built_index)]) == 0
+    out = capsys.readouterr().out
+    answer = loose(open_index(built_index, embedder=FakeEmbedder()), "critical infrastructure and ransomware", k=8)
+    places = answer.text.split("\n\n")
+    assert len(places) > 1  # the test needs quotes from more than one place
+    brief = out.split("\n\n[1] ")[0]
+    assert [" ".join(part.split()) for part in brief.split("\n\n")] == [" ".join(part.split()) for part in places]
+    assert all(len(line) <= 100 for line in brief.splitlines())
+
+
 def test_cli_ask_needs_a_question(built_index, fake_models):
     with pytest.raises(SystemExit) as exit_info:
         main(["ask", "--index", str(built_index)])

@@ -275,6 +275,9 @@ def test_ask_page_numbers_the_quotes_or_says_no_answer(client):
     assert '<a class="marker" href="#quote-1">[1]</a>' in html and 'id="quote-1"' in html
     assert "A/RES/73/27, para. 1.6 (p. 4)" in html
     assert 'href="/doc/A/RES/73/27?hl=para-1.6#para-1.6"' in html
+    # Each place quoted is a paragraph of its own, as in the answer's text.
+    answer = re.search(r'<section class="answer">(.*?)</section>', html, re.DOTALL).group(1)
+    assert answer.count("<p>") >= 2 and answer.count("<p>") == answer.count(" reads: ")
     none = client.get("/ask", params={"q": "What is the capital gains tax rate on cryptocurrency in Singapore?"}).text
     assert "No answer: No passage in the index answers this question" in none
 

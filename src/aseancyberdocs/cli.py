@@ -566,7 +566,10 @@ def run_ask(args: argparse.Namespace) -> int:
     elif args.markdown:
         sys.stdout.write(to_markdown(answer))
     else:
-        print(textwrap.fill(" ".join(answer.text.split()), width=100))
+        # One paragraph of the brief for each place quoted, wrapped apart.
+        print("\n\n".join(
+            textwrap.fill(" ".join(part.split()), width=100) for part in answer.text.split("\n\n") if part.strip()
+        ))
         for citation in answer.citations:
             print(f"\n[{citation.n}] {citation.citation} ({citation.date or 'undated'})")
             print(textwrap.fill(citation.title, width=100, initial_indent="    ", subsequent_indent="    "))

@@ -384,10 +384,13 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
     @app.get("/ask", response_class=HTMLResponse, include_in_schema=False)
     def ask_page(request: Request, q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "") -> Response:
         answer = None
-        text = Markup("")
+        text: list[Markup] = []  # one paragraph of the brief for each place quoted
         if q.strip():
             answer = site.call(library.ask, q)
-            text = Markup(_MARKER.sub(r'<a class="marker" href="#quote-\1">[\1]</a>', str(escape(answer.text))))
+            text = [
+                Markup(_MARKER.sub(r'<a class="marker" href="#quote-\1">[\1]</a>', str(escape(part.strip()))))
+                for part in answer.text.split("\n\n") if part.strip()
+            ]
         anchors = {
             citation.n: site.anchor(citation.doc_id, _passage_at(site, citation.doc_id, citation.start))
             for citation in (answer.citations if answer else ())
