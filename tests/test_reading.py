@@ -31,6 +31,7 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("a submarine cable") == "a submarine cable undersea cables"
     assert expand("protecting kids online") == "protecting kids online children"
     assert expand("human trafficking") == "human trafficking trafficking in persons"
+    assert expand("spontaneously shared information").endswith("without prior request transmit information")
     # A phrase counts only as a contiguous run of its words.
     assert expand("flaws in software") == "flaws in software"
     assert expand("the working group") == "the working group"

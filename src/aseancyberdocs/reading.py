@@ -138,6 +138,8 @@ PHRASES: dict[str, str] = {
     "reject": "refused refusal",
     "decline": "refused refusal",
     "delay": "postponed",
+    # "Spontaneous information" (the term of other treaties) is "without prior request" in this one.
+    "spontaneous": "without prior request transmit information",
     "hotline": "24/7 network points of contact",
     "around the clock": "24/7 network",
     "police cooperation": "law enforcement cooperation",
