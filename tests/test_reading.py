@@ -32,6 +32,8 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("protecting kids online") == "protecting kids online children"
     assert expand("human trafficking") == "human trafficking trafficking in persons"
     assert expand("spontaneously shared information").endswith("without prior request transmit information")
+    assert expand("is double criminality required") == "is double criminality required dual criminality"
+    assert expand("computer data").endswith("electronic data")
     # A phrase counts only as a contiguous run of its words.
     assert expand("flaws in software") == "flaws in software"
     assert expand("the working group") == "the working group"

@@ -109,6 +109,12 @@ PHRASES: dict[str, str] = {
     "punish": "sanctions",
     "penalties": "sanctions",
     "stricter": "more strict or severe",
+    # The Budapest Convention's words for what this Convention names otherwise.
+    "computer system": "information and communications technology system",
+    "computer data": "electronic data",
+    "double criminality": "dual criminality",
+    "search warrant": "search and seizure",
+    "data retention": "preservation of stored electronic data",
     # Procedural powers (articles 22-34).
     "whose courts": "jurisdiction",
     "human rights safeguards": "conditions and safeguards",
