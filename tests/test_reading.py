@@ -34,6 +34,8 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("spontaneously shared information").endswith("without prior request transmit information")
     assert expand("is double criminality required") == "is double criminality required dual criminality"
     assert expand("computer data").endswith("electronic data")
+    # "cyber" brings the UN's words in full: the texts of the General Assembly rarely say cyber.
+    assert expand("cyber norms") == "cyber norms ICTs information and communications technologies"
     # A phrase counts only as a contiguous run of its words.
     assert expand("flaws in software") == "flaws in software"
     assert expand("the working group") == "the working group"

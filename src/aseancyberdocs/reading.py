@@ -64,7 +64,7 @@ TERMS: dict[str, str] = {
     "unga": "General Assembly",
     "sdgs": "Sustainable Development Goals",
     "treaty": "convention",
-    "cyber": "ICTs",
+    "cyber": "ICTs information and communications technologies",
     "cyberspace": "ICT environment",
     "cybersecurity": "security of ICTs",
     "cyberattack": "malicious ICT activity",
