@@ -16,6 +16,16 @@ def test_expand_appends_long_forms_once_and_keeps_the_query():
     assert expand("norms of responsible behaviour") == "norms of responsible behaviour"
 
 
+def test_asking_for_language_is_not_a_word_to_find():
+    from aseancyberdocs.reading import unframed
+
+    assert unframed("Is there agreed language on points of contact?") == "Is there on points of contact?"
+    assert unframed("Any UN language telling States not to attack CERTs?") == "Any UN telling States not to attack CERTs?"
+    # The word itself stays when it is what the question is about.
+    assert unframed("In which language must requests be made?") == "In which language must requests be made?"
+    assert unframed("the language of the Convention") == "the language of the Convention"
+
+
 def test_ambiguous_short_forms_count_only_in_capitals():
     assert expand("national laws") == "national laws"
     assert expand("LAWS") == f"LAWS {TERMS['laws']}"
@@ -34,6 +44,7 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("spontaneously shared information").endswith("without prior request transmit information")
     assert expand("is double criminality required") == "is double criminality required dual criminality"
     assert expand("computer data").endswith("electronic data")
+    assert expand("armed drones") == "armed drones unmanned aircraft systems"
     # "cyber" brings the UN's words in full: the texts of the General Assembly rarely say cyber.
     assert expand("cyber norms") == "cyber norms ICTs information and communications technologies"
     # A phrase counts only as a contiguous run of its words.

@@ -219,6 +219,7 @@ PHRASES: dict[str, str] = {
     "autonomous weapons": "lethal autonomous weapons systems",
     "space weapons": "weapons in outer space arms race in outer space",
     "nukes": "nuclear weapons",
+    "drones": "unmanned aircraft systems",
     "young people": "youth",
     "kids": "children",
     "minors": "children",
@@ -259,6 +260,21 @@ ALSO_KNOWN_AS: dict[str, str] = {
 }
 
 _WORD = re.compile(r"[A-Za-z]+")
+# "Is there (agreed) language on / telling / that ...": how diplomats ask for text, not a word to
+# find ("language" would otherwise match paragraphs on multilingualism).
+_ASKING_FOR_TEXT = re.compile(
+    r"\b(?:agreed\s+)?language\s+(?=(?:on|about|telling|that|saying|which|stating|calling)\b)", re.IGNORECASE
+)
+
+
+def unframed(query: str) -> str:
+    """``query`` without the words that ask for text rather than name what the text says.
+
+    Example:
+        >>> unframed("Is there agreed language on points of contact?")
+        'Is there on points of contact?'
+    """
+    return _ASKING_FOR_TEXT.sub("", query)
 
 
 def expand(query: str) -> str:
