@@ -162,9 +162,15 @@ def test_report_annexes_number_afresh(tmp_path):
     assert found[1].context == "A. Introduction"
 
 
-def test_a_sub_heading_between_numbered_paragraphs_is_not_the_end_of_the_first():
+def _blocks(lines):
+    """(kind, text) of each block a UN text's lines are cut into, the front matter left out."""
     from aseancyberdocs.sources import un
 
+    blocks = un.segment([lines], indent_starts=True)
+    return [(block.kind, " ".join(line.text for line in block.lines)) for block in blocks if block.kind != "front"]
+
+
+def test_a_sub_heading_between_numbered_paragraphs_is_not_the_end_of_the_first():
     lines = [
         "The General Assembly,",
         "",
@@ -178,8 +184,7 @@ def test_a_sub_heading_between_numbered_paragraphs_is_not_the_end_of_the_first()
         "5. We commit to act, as set out in resolution",
         "6. of the Assembly.",
     ]
-    blocks = un.segment([lines], indent_starts=True)
-    texts = [(block.kind, " ".join(line.text for line in block.lines)) for block in blocks if block.kind != "front"]
+    texts = _blocks(lines)
     assert ("heading", "Connectivity") in texts
     assert ("heading", lines[6] + " " + lines[7]) in texts
     paragraphs_ = [text for kind, text in texts if kind == "paragraph"]
@@ -188,8 +193,6 @@ def test_a_sub_heading_between_numbered_paragraphs_is_not_the_end_of_the_first()
 
 
 def test_a_numbered_objective_after_a_finished_paragraph_is_a_heading_not_a_paragraph():
-    from aseancyberdocs.sources import un
-
     lines = [
         "The General Assembly,",
         "",
@@ -207,8 +210,7 @@ def test_a_numbered_objective_after_a_finished_paragraph_is_a_heading_not_a_para
         "",
         "11. We recognize that equitable access can unlock the digital economy.",
     ]
-    blocks = un.segment([lines], indent_starts=True)
-    texts = [(block.kind, " ".join(line.text for line in block.lines)) for block in blocks if block.kind != "front"]
+    texts = _blocks(lines)
     assert ("heading", lines[5] + " " + lines[6]) in texts
     assert ("heading", lines[12]) in texts
     assert [text.split(".")[0] for kind, text in texts if kind == "paragraph"] == ["9", "10", "11"]
