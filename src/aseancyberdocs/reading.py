@@ -277,6 +277,11 @@ def unframed(query: str) -> str:
     return _ASKING_FOR_TEXT.sub("", query)
 
 
+def bm25_query(query: str) -> str:
+    """The question as BM25 and the second stage's word features read it: unframed, then expanded."""
+    return expand(unframed(query))
+
+
 def expand(query: str) -> str:
     """The query followed by the long forms of its short forms and the text terms of its plain words.
 

@@ -410,9 +410,9 @@ class _Ranker:
     @property
     def bm25_query(self) -> str:
         """The query as BM25 reads it."""
-        from .reading import expand, unframed
+        from .reading import bm25_query
 
-        return expand(unframed(self.text)) if EXPAND_QUERY else self.text
+        return bm25_query(self.text) if EXPAND_QUERY else self.text
 
     def document_boost(self) -> PassageScores | None:
         """Per passage, how well the question names its document (reading.py); None when unused."""
