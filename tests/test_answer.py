@@ -255,3 +255,33 @@ def test_search_first_hit_is_always_quoted_in_place_of_the_weakest(library):
     # With room for one quote only, the best one stays.
     single = _choose(library, vector, [first, second], max_sentences=1, max_chars=10_000)
     assert [item.hit.rank for item in single] == [2]
+
+
+def test_quotes_are_told_place_by_place_each_place_in_the_order_of_the_text():
+    from types import SimpleNamespace
+
+    from aseancyberdocs.answer import Sentence, _place_by_place, _Scored
+
+    def quote(doc_id, label, start, score):
+        hit = SimpleNamespace(passage=SimpleNamespace(doc_id=doc_id, label=label))
+        return _Scored(Sentence("...", start, start + 3), hit, score)
+
+    best_first = [
+        quote("A/RES/79/243", "annex, art. 11, para. 2", 900, 0.9),  # the exception, best scored
+        quote("A/RES/79/243", "annex, art. 56, para. 4", 5000, 0.8),
+        quote("A/RES/79/243", "annex, art. 11, para. 1", 700, 0.7),  # a chapeau, then its items
+        quote("A/RES/79/243", "annex, art. 11, para. 1 (a)", 750, 0.7),
+        quote("A/RES/73/27", "para. 1.8", 400, 0.6),
+        quote("A/RES/73/27", "para. 1.6", 300, 0.5),
+        quote("A/RES/73/27", "preamble, para. 8", 100, 0.4),
+    ]
+    told = [(item.hit.passage.doc_id, item.hit.passage.label) for item in _place_by_place(best_first)]
+    assert told == [
+        ("A/RES/79/243", "annex, art. 11, para. 1"),
+        ("A/RES/79/243", "annex, art. 11, para. 1 (a)"),
+        ("A/RES/79/243", "annex, art. 11, para. 2"),
+        ("A/RES/79/243", "annex, art. 56, para. 4"),
+        ("A/RES/73/27", "para. 1.6"),  # the norms of paragraph 1 in their own order
+        ("A/RES/73/27", "para. 1.8"),
+        ("A/RES/73/27", "preamble, para. 8"),
+    ]

@@ -15,12 +15,16 @@ against Cybercrime (A/RES/79/243, annex) reads: ..."), so that it can be pasted 
    ``SUPPORTED_COVERAGE`` of the question's words (IDF-weighted, ``rerank.py``'s coverage):
    the small model's cosine undersells a passage that says what was asked in other words;
 4. the best sentences (at most ``max_sentences`` and ``max_chars``, within ``RELATIVE_CUTOFF`` of
-   the best, one copy of a sentence repeated word for word across resolutions) are kept **in
-   order of relevance**, best first, and the best sentence of search's first hit is always among
-   them (``KEEP_TOP_HIT``: on the dev questions, a relevant paragraph cited for 69.4 % instead of
-   66.9 %); a sub-paragraph that cannot stand alone ("(a) The obtaining,
-   production ... of:") is preceded by its chapeau, quoted and cited in its own right;
-5. every quote is checked against ``document.text[start:end]`` before the answer is returned.
+   the best, one copy of a sentence repeated word for word across resolutions) are kept, and the
+   best sentence of search's first hit is always among them (``KEEP_TOP_HIT``: on the dev
+   questions, a relevant paragraph cited for 69.4 % instead of 66.9 %); a sub-paragraph that
+   cannot stand alone ("(a) The obtaining, production ... of:") is preceded by its chapeau,
+   quoted and cited in its own right;
+5. the quotes are told **place by place**: the article or numbered paragraph of the best quote
+   first, then the next best place's, and within one place in the order of the text (an
+   article's offence in paragraph 1 before the exception in paragraph 2, a chapeau before its
+   items), as a brief would quote them;
+6. every quote is checked against ``document.text[start:end]`` before the answer is returned.
 
 The only words of an answer that are not quoted say where each quote stands.
 
@@ -236,7 +240,7 @@ def ask(
         best = max(chosen, key=lambda item: item.cosine) if chosen else _Scored(Sentence("", 0, 0), hits[0], 0.0)
         text = NO_ANSWER_TEXT.format(citation=best.hit.citation, score=best.cosine, threshold=threshold)
         return Answer(question, False, text)
-    items = _with_chapeaus(library, chosen)
+    items = _place_by_place(_with_chapeaus(library, chosen))
     citations = tuple(_citation(n, item) for n, item in enumerate(items, start=1))
     verify_quotes(library, citations)
     if generator is None:
@@ -327,6 +331,20 @@ def _with_copies(library: Library, hits: Sequence[Hit]) -> list[Hit]:
 
 
 _SUBPARAGRAPH = re.compile(r"^(.*) \((?:[a-z]{1,2}|[ivxl]{1,6}|\d{1,2})\)$")
+# The article, or else the numbered paragraph, a label belongs to: "annex, art. 11, para. 1 (a)"
+# -> "annex, art. 11"; "para. 1.6" and "para. 1 (b)" -> "para. 1"; "preamble, para. 8" stays.
+_PLACE = re.compile(r"^.*?\bart\. \d+|^.*?\bpara\. \d+")
+
+
+def _place_by_place(items: Sequence[_Scored]) -> list[_Scored]:
+    """``items`` (best first, chapeaus before their items) grouped by the article or numbered
+    paragraph they quote: the groups in the order of their best quote, each in the text's order."""
+    places: dict[tuple[str, str], list[_Scored]] = {}
+    for item in items:
+        passage = item.hit.passage
+        match = _PLACE.match(passage.label or "")
+        places.setdefault((passage.doc_id, match.group(0) if match else passage.label or ""), []).append(item)
+    return [item for group in places.values() for item in sorted(group, key=lambda item: item.sentence.start)]
 
 
 def _with_chapeaus(library: Library, chosen: Sequence[_Scored]) -> list[_Scored]:
