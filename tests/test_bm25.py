@@ -34,6 +34,14 @@ def test_tokenizer_lowercases_drops_stopwords_and_splits_hyphens():
     ]
 
 
+def test_dashes_and_soft_hyphens_split_words_and_a_word_reads_the_same_every_time():
+    text = "state\u2011sponsored co\u2013operation cyber\u00adattack, A/RES/73/27\u2014and STATE"
+    expected = ["state", "sponsor", "co", "oper", "cyber", "attack", "a/res/73/27", "res", "73", "27",
+                "res/73/27", "73/27", "state"]
+    assert tokenize(text) == expected
+    assert tokenize(text) == expected  # the second time from the words already met
+
+
 def test_words_of_one_stem_meet():
     assert tokenize("criminalizing interception") == tokenize("criminalization intercepted")
     assert tokenize("laundering") == tokenize("launder")

@@ -55,10 +55,13 @@ FILES = {
     "params": "bm25-params.json",
 }
 
-# A symbol-like token: letters/digits joined by "/" or "." ("a/res/73/27", "a/c.1/80/l.20",
-# "75/240", "24/7", "1.3"); else a plain word. Hyphenated words are split by the word rule.
-_TOKEN = re.compile(r"[^\W_]+(?:[./][^\W_]+)+|[^\W_]+")
-_DASHES = re.compile(r"[\-\u2010-\u2015\u2212\u00ad]")
+# A plain word, or a symbol-like token: letters/digits joined by "/" or "." ("a/res/73/27",
+# "a/c.1/80/l.20", "75/240", "24/7", "1.3"). Hyphens, dashes and soft hyphens are not word
+# characters, so hyphenated words come apart.
+_TOKEN = re.compile(r"[^\W_]+(?:[./][^\W_]+)*")
+# Plain word -> its token ("" for a stopword), kept as words are met (the corpus has ~20,000).
+_WORDS: dict[str, str] = {}
+_WORDS_KEPT = 200_000
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -99,23 +102,34 @@ def tokenize(text: str) -> list[str]:
         ['crimin', 'intercept', 'communic']
     """
     tokens: list[str] = []
-    for match in _TOKEN.finditer(_DASHES.sub(" ", text.lower())):
-        token = match.group()
-        if "/" in token or "." in token:
-            tokens.append(token)
-            parts = token.split("/")
-            for part in parts:
-                if "." in part:
-                    if len(parts) > 1:
-                        tokens.append(part)
-                    tokens.extend(piece for piece in part.split(".") if piece not in STOPWORDS)
-                elif part not in STOPWORDS:
-                    tokens.append(part)
-            # Trailing runs, so "73/27" and "res/73/27" find "a/res/73/27".
-            tokens.extend("/".join(parts[i:]) for i in range(1, len(parts) - 1))
-        elif token not in STOPWORDS:
-            tokens.append(_stem(token))
+    words = _WORDS
+    for token in _TOKEN.findall(text.lower()):
+        word = words.get(token)
+        if word is None:
+            if "/" in token or "." in token:
+                _symbol_tokens(token, tokens)
+                continue
+            word = "" if token in STOPWORDS else _stem(token)
+            if len(words) < _WORDS_KEPT:
+                words[token] = word
+        if word:
+            tokens.append(word)
     return tokens
+
+
+def _symbol_tokens(token: str, tokens: list[str]) -> None:
+    """Append the tokens of a symbol-like ``token``: itself, its parts, its trailing runs."""
+    tokens.append(token)
+    parts = token.split("/")
+    for part in parts:
+        if "." in part:
+            if len(parts) > 1:
+                tokens.append(part)
+            tokens.extend(piece for piece in part.split(".") if piece not in STOPWORDS)
+        elif part not in STOPWORDS:
+            tokens.append(part)
+    # Trailing runs, so "73/27" and "res/73/27" find "a/res/73/27".
+    tokens.extend("/".join(parts[i:]) for i in range(1, len(parts) - 1))
 
 
 def passage_text(passage: Passage, document: Document | None = None) -> str:
