@@ -7,6 +7,8 @@ import json
 from dataclasses import replace
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -637,3 +639,55 @@ def test_a_large_store_is_checked_by_size_and_sampled_hash(built_index, monkeypa
         handle.write(b"\0")
     with pytest.raises(IndexIntegrityError, match="store.sqlite has changed since the build .size or sampled sha256"):
         open_index(built_index)
+
+
+def test_search_files_made_while_embedding_equal_those_made_after(tmp_path):
+    from aseancyberdocs.folder import _write_search_files
+    from aseancyberdocs.index import build_index
+
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    (folder / "2024-01-01-first.md").write_text(STATEMENT)
+    (folder / "2024-02-02-second.md").write_text(STATEMENT.replace("ransomware", "phishing"))
+    build_index([folder], tmp_path / "index", embedder=FakeEmbedder())
+    library = open_index(tmp_path / "index", embedder=FakeEmbedder())
+    (tmp_path / "after").mkdir()
+    names = _write_search_files(tmp_path / "after", library.passages, list(library.documents.values()))
+    assert names and all(
+        (tmp_path / "after" / name).read_bytes() == (tmp_path / "index" / name).read_bytes() for name in names
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["after", "index", "sources"]
+
+
+def test_a_build_whose_search_files_fail_leaves_the_index_and_no_folder_behind(tmp_path, monkeypatch):
+    from aseancyberdocs.index import build_index
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "2024-01-01-first.md").write_text(STATEMENT)
+    build_index([sources], tmp_path / "index", embedder=FakeEmbedder())
+    manifest = (tmp_path / "index" / MANIFEST_FILE).read_bytes()
+    (sources / "2024-02-02-second.md").write_text(STATEMENT.replace("ransomware", "phishing"))
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(folder_module, "_write_search_files", fail)
+    with pytest.raises(OSError, match="disk full"):
+        build_index([sources], tmp_path / "index", embedder=FakeEmbedder())
+    assert (tmp_path / "index" / MANIFEST_FILE).read_bytes() == manifest
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index", "sources"]
+
+
+def test_search_folders_of_dead_builds_are_removed_by_the_next(tmp_path):
+    from aseancyberdocs.index import build_index
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "2024-01-01-first.md").write_text(STATEMENT)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".index.search-{int(dead.stdout)}-0a1b2c3d"
+    stale.mkdir()
+    (stale / "bm25-data.npy").write_bytes(b"half written")
+    build_index([sources], tmp_path / "index", embedder=FakeEmbedder())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index", "sources"]

@@ -33,6 +33,7 @@ from .folder import (
     CACHE_KEYS_FILE,
     CACHE_VECTORS_FILE,
     FORMAT_VERSION,
+    SearchFiles,
     check_target,
     default_index_dir,
     faiss_type_for,
@@ -218,22 +219,30 @@ def build_index(
         raise SkippedFilesError(
             f"strict build: {len(skipped)} of {len(files)} files skipped, index not written ({listed}{more})", skipped
         )
-    embedding.finish()
-    report = build_index_from_documents(
-        documents,
-        index_path,
-        embedder=embedder,
-        passages=passages,
-        max_tokens=max_tokens,
-        skipped=skipped,
-        progress=progress,
-        _started=started,
-        _parser_fingerprint=fingerprint,
-        _documents_reused=documents_reused,
-        _cache=cache,
-        _embedded=embedding.embedded,
-        index_type=index_type,
-    )
+    # BM25, clusters and shingles need the passages only: made in a thread while the last texts
+    # are embedded, instead of on one core after the embedding.
+    search_files = SearchFiles(index_path, passages, documents) if documents and passages else None
+    try:
+        embedding.finish()
+        report = build_index_from_documents(
+            documents,
+            index_path,
+            embedder=embedder,
+            passages=passages,
+            max_tokens=max_tokens,
+            skipped=skipped,
+            progress=progress,
+            _started=started,
+            _parser_fingerprint=fingerprint,
+            _documents_reused=documents_reused,
+            _cache=cache,
+            _embedded=embedding.embedded,
+            _search_files=search_files,
+            index_type=index_type,
+        )
+    finally:
+        if search_files is not None:
+            search_files.discard()
     return replace(report, workers=used[0] if used else 1)
 
 
@@ -404,6 +413,7 @@ def build_index_from_documents(
     _documents_reused: int = 0,
     _cache: dict[str, np.ndarray] | None = None,
     _embedded: int = 0,
+    _search_files: SearchFiles | None = None,
 ) -> BuildReport:
     """Write an index of ``documents`` to ``index_dir``, splitting them into passages unless given.
 
@@ -499,6 +509,7 @@ def build_index_from_documents(
         cache_vectors=cache_matrix,
         model=_vector_model(embedder),
         started=started,
+        search_files=_search_files,
     )
     seconds = round(time.perf_counter() - started, 3)
     logger.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), seconds)

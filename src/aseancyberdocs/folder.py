@@ -156,7 +156,10 @@ def write_index(
     cache_vectors: np.ndarray,
     model: str,
     started: float,
+    search_files: SearchFiles | None = None,
 ) -> None:
+    """Write the index folder beside ``index_path`` and swap it in; ``search_files``, when given,
+    are the BM25, cluster and shingle files already made for these passages (else made here)."""
     import faiss
 
     parent = index_path.absolute().parent
@@ -171,13 +174,14 @@ def write_index(
         _write_lines(work / CACHE_KEYS_FILE, ({"model": model, "sha256": key} for key in cache_keys))
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
-        search_files = _write_search_files(work, passages, documents)
+        names = (search_files.move_into(work) if search_files is not None
+                        else _write_search_files(work, passages, documents))
         if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # its short list re-scored with the exact vectors
             with open(work / RESCORE_VECTORS_FILE, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-            search_files.append(RESCORE_VECTORS_FILE)
+            names.append(RESCORE_VECTORS_FILE)
         manifest = dict(manifest)
-        manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *search_files)}
+        manifest["files"] = {name: sha256_file(work / name) for name in (*REQUIRED_FILES, *names)}
         manifest["sampled"] = {
             name: {"size": (work / name).stat().st_size, "sha256": sampled_sha256(work / name)}
             for name in manifest["files"]
@@ -186,7 +190,7 @@ def write_index(
         manifest["built"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest["build_seconds"] = round(time.perf_counter() - started, 3)
         (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        for name in (*REQUIRED_FILES, *search_files, MANIFEST_FILE):
+        for name in (*REQUIRED_FILES, *names, MANIFEST_FILE):
             _fsync_file(work / name)
         _fsync_dir(work)
         _swap_in(work, index_path)
@@ -203,6 +207,52 @@ def _write_search_files(work: Path, passages: Sequence[Passage], documents: Sequ
 
     by_id = {document.doc_id: document for document in documents}
     return [*write_bm25(work, passages, by_id), write_clusters(work, passages), *write_shingles(work, passages)]
+
+
+class SearchFiles:
+    """The BM25, cluster and shingle files of some passages, made in a thread while the build goes on.
+
+    They need the passages only, not their vectors: ``build_index`` starts them once every file is
+    read and embeds the last texts meanwhile (ONNX Runtime leaves the interpreter to this thread
+    while it computes). They are made in a hidden folder beside the index,
+    ``.<name>.search-<pid>-<random>``, and ``write_index`` moves them into the new index folder;
+    ``discard`` removes whatever was not moved (a failed build).
+    """
+
+    def __init__(self, index_path: Path, passages: Sequence[Passage], documents: Sequence[Document]) -> None:
+        import threading
+
+        parent = index_path.absolute().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        self.folder = parent / f".{index_path.name}.search-{os.getpid()}-{secrets.token_hex(4)}"
+        self.folder.mkdir()
+        self._names: list[str] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._make, args=(list(passages), list(documents)), name="aseancyberdocs-search-files", daemon=True
+        )
+        self._thread.start()
+
+    def _make(self, passages: list[Passage], documents: list[Document]) -> None:
+        try:
+            self._names = _write_search_files(self.folder, passages, documents)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the thread that waits for the files
+            self._error = exc
+
+    def move_into(self, work: Path) -> list[str]:
+        """Wait for the files and move them into ``work``; their names."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        for name in self._names:
+            os.replace(self.folder / name, work / name)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return list(self._names)
+
+    def discard(self) -> None:
+        """Wait for the thread and remove what it made and was not moved."""
+        self._thread.join()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _swap_in(work: Path, index_path: Path) -> None:
@@ -242,11 +292,13 @@ def _remove_stale(index_path: Path) -> None:
     """Remove the temporary folders of builds that died; bring back an index left aside."""
     parent = index_path.absolute().parent
     name = index_path.name
-    for kind in ("old", "tmp"):
+    for kind in ("old", "tmp", "search"):
         for folder in sorted(parent.glob(f".{name}.{kind}-*")):
             pid = _pid_of(folder.name)
             if pid is not None and pid != os.getpid() and _alive(pid):
                 continue  # another build is writing it right now
+            if kind == "search" and pid == os.getpid():
+                continue  # this build's own, moved in or discarded by it
             if kind == "old" and not index_path.exists() and (folder / MANIFEST_FILE).is_file():
                 # A build died between its two renames: the previous index is the one aside.
                 logger.warning("restoring %s from %s", index_path, folder)
