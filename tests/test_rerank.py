@@ -100,6 +100,24 @@ def test_search_ranks_with_the_second_stage_and_without(library, monkeypatch):
     assert all(hit.scores["fused"] == hit.score for hit in with_stage)
 
 
+def test_second_stage_scores_the_best_fused_candidates_as_it_would_all(library, monkeypatch):
+    query = "respond to requests for assistance from a State whose critical infrastructure is attacked"
+    monkeypatch.setattr(search_module, "RERANK_DEPTH", 10**9)
+    everything = search_module._Ranker(search_module._sources(library), query, "hybrid", "weighted", None)
+    scored_all = dict(everything.top(10**6))
+    assert len(scored_all) > 4
+    monkeypatch.setattr(search_module, "RERANK_DEPTH", 4)
+    capped = search_module._Ranker(search_module._sources(library), query, "hybrid", "weighted", None)
+    top = capped.top(3)
+    assert len(capped.top(3)) == 3
+    # The four best by the first stage are scored again, with the scores they had among all.
+    assert len(capped._fused) == 4
+    assert capped._fused == pytest.approx({row: scored_all[row] for row in capped._fused})
+    assert [row for row, _ in top] == sorted(capped._fused, key=lambda row: (-capped._fused[row], row))[:3]
+    # Asked for more than the depth, it scores as many as asked for.
+    assert len(dict(capped.top(6))) == 6
+
+
 def test_features_read_again_what_the_bounded_cache_let_go(library, monkeypatch):
     rows = list(range(len(library.passages)))
     query = "requests for assistance under attack"

@@ -8,7 +8,7 @@ A search runs in steps:
    quoted phrases (``"knowingly allow their territory"``) keep only the passages holding them;
 3. a retriever ranks the allowed passages: dense (cosine, FAISS), BM25 (``bm25.py``) or hybrid
    (both fused, ``fusion.py``; dense run again with the question's vector moved towards the
-   best fused passages' vectors, ``FEEDBACK_DEPTH``; then the fused candidates scored again by
+   best fused passages' vectors, ``FEEDBACK_DEPTH``; then the best fused candidates scored again by
    ``rerank.py`` with weights fitted on the dev queries);
 4. agreed language is grouped: passages of one near-duplicate cluster (``grouping.py``) become
    one Hit citing the best-ranked occurrence, the others listed in ``Hit.also_in``.
@@ -83,6 +83,13 @@ GROUP_FETCH = 5  # with grouping, rank k * GROUP_FETCH passages first, then more
 # reference corpus a question reaches at most 551 this way; among millions of passages the named
 # documents can hold tens of thousands, each read and scored again.
 REACH_LIMIT = 1000
+# The best fused candidates scored again (at least as many as the passages asked for); the others
+# are left out. Each one scored is read from the store and tokenized: a question that names a
+# document reaches up to REACH_LIMIT more candidates. The scaled features (dense and BM25, min-max
+# normalised) span all the candidates, so those scored keep the scores they had when all were.
+# On dev (evaluation/queries.jsonl, 124 queries) all / 200 / 100 / 60 gave the same R@5 0.870 and
+# MRR@10 0.772 (test: 0.850 / 0.751 each) while the 124 queries took 2.6 / 1.6 / 1.6 / 1.5 s.
+RERANK_DEPTH = 100
 
 
 class Candidate(NamedTuple):
@@ -358,7 +365,7 @@ class _Ranker:
             dense_scores, sparse_scores, boost = self.first_stage(reach)
             fused = fuse(dense_scores, sparse_scores, boost)
             if RERANK:
-                fused = self.second_stage(fused, dense_scores, sparse_scores, boost)
+                fused = self.second_stage(fused, dense_scores, sparse_scores, boost, max(depth, RERANK_DEPTH))
         self._fused = fused
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:depth]
@@ -396,12 +403,18 @@ class _Ranker:
         return np.asarray(self.sources.dense_index().reconstruct_batch(np.asarray(rows, dtype=np.int64)))
 
     def second_stage(
-        self, fused: dict[int, float], dense: dict[int, float], sparse: dict[int, float], boost: PassageScores | None
+        self,
+        fused: dict[int, float],
+        dense: dict[int, float],
+        sparse: dict[int, float],
+        boost: PassageScores | None,
+        depth: int,
     ) -> dict[int, float]:
-        """The fused candidates scored again by ``rerank.py`` (its fitted weights)."""
+        """The ``depth`` best fused candidates scored again by ``rerank.py`` (its fitted weights);
+        the others are left out."""
         from . import rerank
 
-        rows = sorted(fused, key=lambda row: (-fused[row], row))
+        rows = sorted(fused, key=lambda row: (-fused[row], row))[:depth]
         # Sentences are embedded only when their feature weighs something.
         vector = self.vector if rerank.WEIGHTS.get("sentence") else None
         matrix = self.sources.features(self.bm25_query, rows, dense, sparse, boost, vector, order=rows)
