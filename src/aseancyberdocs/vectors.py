@@ -39,8 +39,6 @@ NPROBE = 64
 # re-read many of the first pass's rows, and one system call a row is most of what re-scoring
 # costs (on 1M passages, 8,000 reads a hybrid query without it, 3,700 with it).
 CACHED_ROWS = 16_384
-# Requests of this many rows and more read through a memory map (VectorRows).
-MAPPED_FROM = 2_048
 _TRAIN_PER_CENTROID = 39  # FAISS wants about 39 training points per centroid
 _SAMPLE_PER_CENTROID = 64  # k-means trained on at most this many points per centroid...
 _TRAIN_ITERATIONS = 10  # ...for this many rounds: the short list is re-scored exactly anyway
@@ -49,12 +47,10 @@ _TRAIN_ITERATIONS = 10  # ...for this many rounds: the short list is re-scored e
 class VectorRows:
     """Rows of a float32 .npy matrix read from the file on demand (``os.pread``), not memory-mapped.
 
-    A few hundred scattered rows are read one by one: a system call each and no resident memory,
-    where a memory map kept open would hold every page it faulted in (and the kernel faults in
-    the cached pages around each one) in the process's resident set. From ``MAPPED_FROM`` rows
-    on (an IVF-PQ short list of 3,000, ``reconstruct_n``) they are read through a memory map
-    made for the one request and released after it: on 1M passages, 3,000 rows took 9 ms that
-    way against 15 ms one by one, and 250 rows 0.7 ms against 0.5 ms.
+    A short list is a few hundred scattered rows: read one by one, they cost a system call each
+    and no resident memory, where a memory map would keep every page it faulted in (and the
+    kernel faults in the cached pages around each one) in the process's resident set. Large
+    requests (``reconstruct_n``) read through a memory map.
 
     Raises:
         ValueError: the file is not a 2-D little-endian float32 .npy matrix in C order.
@@ -92,7 +88,7 @@ class VectorRows:
         if len(rows) and (int(rows.min()) < -len(self) or int(rows.max()) >= len(self)):
             raise IndexError(f"{self.path}: row out of range (0 to {len(self) - 1})")
         rows = np.where(rows < 0, rows + len(self), rows)
-        if len(rows) >= MAPPED_FROM:  # through a memory map of the same open file, released after
+        if len(rows) > 4096:  # through a memory map of the same open file, released after
             import mmap
 
             mapped = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
