@@ -1,8 +1,8 @@
 """The second stage of hybrid search: the fused candidates scored again with more features.
 
 The first stage (``search._Ranker``) fuses the dense and BM25 lists (min-max normalised scores)
-and the document match (``reading.py``). This stage scores every fused candidate by a weighted
-sum of features that the first stage cannot see:
+and the document match (``reading.py``). This stage scores the best fused candidates
+(``search.RERANK_DEPTH``) by a weighted sum of features that the first stage cannot see:
 
 - ``dense``, ``bm25``: the two retrievers' scores, min-max normalised over the candidates (the
   first stage's inputs);

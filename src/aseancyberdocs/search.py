@@ -76,7 +76,7 @@ DOCUMENT_REACH = 1.0
 # 0.728; at 0.5 0.835 / 0.730, 0.829 / 0.724; depth 4 at 0.4 0.826 / 0.722.
 FEEDBACK_DEPTH = 3
 FEEDBACK_WEIGHT = 0.5
-# The second stage (rerank.py) scores the fused candidates again with weights fitted on dev.
+# The second stage (rerank.py) scores the best fused candidates again with weights fitted on dev.
 RERANK = True
 GROUP_FETCH = 5  # with grouping, rank k * GROUP_FETCH passages first, then more if too few clusters
 # The most passages of the best-named documents added to the candidates (by BM25 score). In the
