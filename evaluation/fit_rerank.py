@@ -2,7 +2,8 @@
 
 For every labelled query of the dev and test splits, the first stage of hybrid search gives its
 fused candidates (each retriever's best FUSION_DEPTH passages and the best-named documents'
-passages) and rerank.features their feature matrix, once. A weight vector is then scored
+passages), the best RERANK_DEPTH of them are kept as search() keeps them, and rerank.features
+gives their feature matrix, once. A weight vector is then scored
 exactly as search() ranks: candidates sorted by the weighted sum, agreed language grouped, the
 first 10 judged against the labels (evaluation.judge_query). Coordinate ascent on dev
 (objective: MRR@10 + Recall@5), starting from the first stage's weights, each weight tried on a
@@ -34,6 +35,8 @@ from aseancyberdocs.evaluation import Retrieved, judge_query, load_queries
 from aseancyberdocs.grouping import cluster_ids, collapse
 from aseancyberdocs.search import (
     FUSION_DEPTH,
+    GROUP_FETCH,
+    RERANK_DEPTH,
     _also_in,
     _draft_documents,
     _normalised_texts,
@@ -63,6 +66,8 @@ def prepare(library, queries, sentences=True):
             rerank.features(library, ranker.bm25_query, rows, dense, sparse, boost, None), FIRST_STAGE
         )
         order = [rows[i] for i in np.lexsort((rows, -base))]
+        # As search() does: only the best fused candidates are scored again.
+        rows = order = order[: max(K * GROUP_FETCH, RERANK_DEPTH)]
         vector = ranker.vector if sentences else None
         matrix = rerank.features(library, ranker.bm25_query, rows, dense, sparse, boost, vector, order=order)
         prepared.append((query, rows, matrix))
@@ -74,7 +79,7 @@ def judge(library, prepared, weights, pages, also):
     ids, drafts = cluster_ids(library), _draft_documents(library)
     for query, rows, matrix in prepared:
         scores = rerank.score(matrix, weights)
-        ranked = sorted(zip(rows, scores.tolist()), key=lambda item: (-item[1], item[0]))[: K * 5]
+        ranked = sorted(zip(rows, scores.tolist()), key=lambda item: (-item[1], item[0]))[: K * GROUP_FETCH]
         picked = collapse(ranked, ids, drafts, library.document_rows, K)
         items = []
         for row, _ in picked:
