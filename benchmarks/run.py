@@ -408,6 +408,9 @@ def stage_scale(args: argparse.Namespace, work: Path, results: dict[str, Any]) -
 # Report
 
 
+TARGETS_HEADER = ["| figure | measured | target | |", "|---|---:|---:|---|"]
+
+
 def target_rows(results: dict[str, Any]) -> list[str]:
     """The "Against the targets" table's rows (Markdown) for the stages in ``results``."""
     cli, build = results.get("cli"), results.get("build")
@@ -507,7 +510,7 @@ def write_report(path: Path, results: dict[str, Any]) -> None:
             lines.append("")
     targets = target_rows(results)
     if targets:
-        lines += ["## Against the targets", "", "| figure | measured | target | |", "|---|---:|---:|---|", *targets, ""]
+        lines += ["## Against the targets", "", *TARGETS_HEADER, *targets, ""]
     scale = results.get("scale")
     if scale:
         lines += [
@@ -557,8 +560,7 @@ def write_readme_targets(path: Path, results: dict[str, Any]) -> bool:
         README_BEGIN,
         f"Written by `benchmarks/run.py` ({when}; {results['machine']}; `benchmarks/RESULTS.md` has the rest):",
         "",
-        "| figure | measured | target | |",
-        "|---|---:|---:|---|",
+        *TARGETS_HEADER,
         *rows,
         README_END,
     ])

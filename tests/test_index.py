@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 import os
 import pickle
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,8 @@ from aseancyberdocs.index import (
     embed_passages,
     open_index,
 )
-from aseancyberdocs.store import PASSAGE_DOCS_FILE, STORE_FILE, Store
 from aseancyberdocs.passages import document_context, embedding_text
+from aseancyberdocs.store import PASSAGE_DOCS_FILE, STORE_FILE, Store
 from aseancyberdocs.types import Passage
 
 
@@ -485,13 +485,19 @@ def _counting_loader(monkeypatch) -> list[str]:
     return calls
 
 
-def test_rebuild_reads_only_changed_files(tmp_path, monkeypatch):
-    from aseancyberdocs.index import build_index
-
+def _two_statements(tmp_path: Path) -> Path:
+    """A folder of two dated statements, the second on phishing instead of ransomware."""
     folder = tmp_path / "sources"
     folder.mkdir()
     (folder / "2024-01-01-first.md").write_text(STATEMENT)
     (folder / "2024-02-02-second.md").write_text(STATEMENT.replace("ransomware", "phishing"))
+    return folder
+
+
+def test_rebuild_reads_only_changed_files(tmp_path, monkeypatch):
+    from aseancyberdocs.index import build_index
+
+    folder = _two_statements(tmp_path)
     build_index([folder], tmp_path / "index", embedder=FakeEmbedder())
     before = open_index(tmp_path / "index", embedder=FakeEmbedder())
     calls = _counting_loader(monkeypatch)
@@ -645,10 +651,7 @@ def test_search_files_made_while_embedding_equal_those_made_after(tmp_path):
     from aseancyberdocs.folder import _write_search_files
     from aseancyberdocs.index import build_index
 
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    (folder / "2024-01-01-first.md").write_text(STATEMENT)
-    (folder / "2024-02-02-second.md").write_text(STATEMENT.replace("ransomware", "phishing"))
+    folder = _two_statements(tmp_path)
     build_index([folder], tmp_path / "index", embedder=FakeEmbedder())
     library = open_index(tmp_path / "index", embedder=FakeEmbedder())
     (tmp_path / "after").mkdir()

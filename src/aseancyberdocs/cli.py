@@ -567,9 +567,7 @@ def run_ask(args: argparse.Namespace) -> int:
         sys.stdout.write(to_markdown(answer))
     else:
         # One paragraph of the brief for each place quoted, wrapped apart.
-        print("\n\n".join(
-            textwrap.fill(" ".join(part.split()), width=100) for part in answer.text.split("\n\n") if part.strip()
-        ))
+        print("\n\n".join(textwrap.fill(" ".join(part.split()), width=100) for part in answer.paragraphs))
         for citation in answer.citations:
             print(f"\n[{citation.n}] {citation.citation} ({citation.date or 'undated'})")
             print(textwrap.fill(citation.title, width=100, initial_indent="    ", subsequent_indent="    "))

@@ -174,8 +174,10 @@ def write_index(
         _write_lines(work / CACHE_KEYS_FILE, ({"model": model, "sha256": key} for key in cache_keys))
         with open(work / CACHE_VECTORS_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(cache_vectors, dtype=np.float32), allow_pickle=False)
-        names = (search_files.move_into(work) if search_files is not None
-                        else _write_search_files(work, passages, documents))
+        if search_files is not None:
+            names = search_files.move_into(work)
+        else:
+            names = _write_search_files(work, passages, documents)
         if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # its short list re-scored with the exact vectors
             with open(work / RESCORE_VECTORS_FILE, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)

@@ -214,6 +214,11 @@ class Answer:
     text: str
     citations: tuple[AnswerCitation, ...] = ()
 
+    @property
+    def paragraphs(self) -> list[str]:
+        """``text`` in its paragraphs (one for each place quoted), stripped."""
+        return [part.strip() for part in self.text.split("\n\n") if part.strip()]
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form printed by ``aseancyberdocs ask --json``."""
         return {

@@ -388,8 +388,8 @@ def create_app(library: Library, *, allowed_hosts: list[str] | None = None, warm
         if q.strip():
             answer = site.call(library.ask, q)
             text = [
-                Markup(_MARKER.sub(r'<a class="marker" href="#quote-\1">[\1]</a>', str(escape(part.strip()))))
-                for part in answer.text.split("\n\n") if part.strip()
+                Markup(_MARKER.sub(r'<a class="marker" href="#quote-\1">[\1]</a>', str(escape(part))))
+                for part in answer.paragraphs
             ]
         anchors = {
             citation.n: site.anchor(citation.doc_id, _passage_at(site, citation.doc_id, citation.start))
