@@ -255,6 +255,10 @@ def search(
 
     ranker = _Ranker(_sources(library), text, mode, fusion, mask)
     depth = k * GROUP_FETCH if group else k
+    if group and mode == "hybrid" and fusion == "weighted" and RERANK:
+        # The second stage scores RERANK_DEPTH candidates whatever the depth: collapse them all
+        # before ranking deeper (a new first stage) for want of clusters.
+        depth = max(depth, RERANK_DEPTH)
     if group:
         from .grouping import cluster_ids, collapse
 
