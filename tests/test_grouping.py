@@ -6,11 +6,14 @@ import pytest
 from conftest import NORMS, FakeEmbedder, make_document
 
 from aseancyberdocs.grouping import (
+    PERMUTATIONS,
     THRESHOLD,
     ClusterMembers,
+    MinHasher,
     cluster_ids,
     clusters,
     jaccard,
+    minhash_clusters,
     normalised_words,
     shingles,
     similar_pairs,
@@ -44,6 +47,57 @@ def test_similar_pairs_equal_brute_force():
 
 def test_clusters_are_connected_components():
     assert clusters(["a b c d e", "x y z w", "A b c d e", "x y z w"]) == [0, 1, 0, 1]
+
+
+def test_minhash_signatures_follow_the_shingles():
+    hasher = MinHasher()
+    a = "Decides to include in the provisional agenda of its seventy-ninth session the item"
+    b = "Decides to include in the provisional agenda of its eightieth session the item"
+    c = "Welcomes the report of the Group of Governmental Experts on outer space"
+    signatures = hasher.signatures([a, b, c, "", "two words"])
+    assert signatures.shape == (5, PERMUTATIONS)
+    assert (signatures[0] == signatures[1]).all()  # the same shingles once normalised
+    assert (signatures[0] == signatures[2]).mean() < 0.1
+    assert (signatures[3] == 0xFFFFFFFF).all()  # no words, no minima
+    assert (signatures[4] != 0xFFFFFFFF).all()  # shorter than a shingle: one shingle of its words
+    # The same on every run: word hashes are CRC-32, not Python's salted hash().
+    assert (MinHasher().signatures([c]) == signatures[2]).all()
+
+
+def test_minhash_agreement_estimates_jaccard():
+    words = [f"w{i}" for i in range(400)]
+    base = " ".join(words)
+    for changed in (5, 20, 60):
+        other = " ".join(words[:-changed] + [f"x{i}" for i in range(changed)])
+        exact = jaccard(shingles(base), shingles(other))
+        signatures = MinHasher().signatures([base, other])
+        assert abs((signatures[0] == signatures[1]).mean() - exact) < 0.1, (changed, exact)
+
+
+def test_minhash_clusters_are_the_exact_clusters_on_clear_cases():
+    texts = ["a b c d e", "x y z w", "A b c d e", "x y z w", "", "", TERRITORY, TERRITORY.replace(",", ";")]
+    assert minhash_clusters(texts).tolist() == clusters(texts) == [0, 1, 0, 1, 4, 5, 6, 6]
+    assert minhash_clusters([]).tolist() == []
+    with pytest.raises(ValueError, match="threshold"):
+        minhash_clusters(texts, threshold=0)
+
+
+@pytest.mark.corpus
+def test_minhash_clusters_agree_with_the_exact_join_on_resolutions(corpus_dir):
+    """The ten text-layer resolutions (2018-2023), whose paragraphs recur year to year."""
+    from aseancyberdocs.sources import load_document
+    from aseancyberdocs.structure import paragraphs
+
+    texts = []
+    for path in sorted((corpus_dir / "un" / "text").glob("*.txt")):
+        document = load_document(path)
+        texts += [document.text[p.start : p.end] for p in paragraphs(document)]
+    exact, estimated = clusters(texts), minhash_clusters(texts).tolist()
+    together = {(i, j) for i in range(len(texts)) for j in range(i) if exact[i] == exact[j]}
+    assert len(together) > 50  # the set has agreed language to find
+    found = {(i, j) for i in range(len(texts)) for j in range(i) if estimated[i] == estimated[j]}
+    assert len(found & together) >= 0.95 * len(together)
+    assert len(found & together) >= 0.95 * len(found)
 
 
 @pytest.fixture

@@ -17,6 +17,17 @@ at least one of the first ``|s| - ceil(t |s|) + 1`` shingles of each, shingles o
 first, so only pairs sharing a rare shingle are compared. They are computed at build time and
 stored as ``clusters.json`` (the cluster id of each passage, in passage order).
 
+Above ``MINHASH_ABOVE`` passages the exact join's sets of shingles (tuples of strings, a few
+hundred bytes a shingle) would not fit in memory, and a passage recurring in thousands of
+documents makes its rare shingles common. There the pairs come from MinHash LSH (Broder 1997;
+Indyk and Motwani 1998; Leskovec et al., *Mining of Massive Datasets*, ch. 3): each passage's
+shingles hashed to 64 bits and reduced to ``PERMUTATIONS`` minima under as many hash functions,
+cut into ``BANDS`` bands of ``BAND_ROWS``; passages with an equal band are candidates, joined
+when their signatures agree on at least ``THRESHOLD`` of the minima (the estimate of their
+Jaccard). No pair is compared unless a band matched, the work grows with the passages, and the
+memory is one signature (``PERMUTATIONS`` 32-bit numbers) a passage. On the reference corpus it
+gives the exact join's clusters but for a few passages near the threshold (``minhash_clusters``).
+
 At query time ``collapse`` and ``others_in_cluster`` work on the cluster ids and the document
 rows alone (search.py hands them over); ``cluster_ids`` reads them from an opened index.
 """
@@ -28,8 +39,9 @@ import logging
 import math
 import re
 import weakref
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,8 +83,11 @@ _NUMBER_WORDS = frozenset(
 def normalised_words(text: str) -> list[str]:
     """The words compared for agreed language: lower case, dashes split, number words as "#"."""
     text = _DASHES.sub(" ", text.lower().replace("\u00ad", ""))
+    words = _WORD.findall(text)
+    if _NUMBER_WORDS.isdisjoint(words):
+        return words
     out: list[str] = []
-    for word in _WORD.findall(text):
+    for word in words:
         if word in _NUMBER_WORDS:
             if out and out[-1] == "#":  # "seventy ninth" is one ordinal
                 continue
@@ -152,6 +167,186 @@ def clusters(texts: Sequence[str], threshold: float = THRESHOLD) -> list[int]:
     return [root(i) for i in range(len(texts))]
 
 
+# --------------------------------------------------------------------------------------------
+# MinHash LSH, for collections too large for the exact join
+
+# Above this many passages the build's clusters come from MinHash LSH (``minhash_clusters``).
+MINHASH_ABOVE = 200_000
+# 16 bands of 8 minima: a pair at Jaccard 0.85 shares a band with probability 0.994, at 0.80
+# 0.95, at 0.60 0.24 (1 - (1 - J^8)^16); candidates are then kept at the estimate >= THRESHOLD,
+# whose standard error from 128 minima is 0.03 at 0.85.
+PERMUTATIONS = 128
+BANDS, BAND_ROWS = 16, 8
+_SEED = 20_181_205
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: 64-bit values well spread (uint64 in, uint64 out)."""
+    with np.errstate(over="ignore"):
+        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return values ^ (values >> np.uint64(31))
+
+
+class MinHasher:
+    """MinHash signatures of texts' word shingles (as ``shingles`` makes them), in numpy.
+
+    A word's hash is its CRC-32 (the same on every run and machine), a shingle's the mix of its
+    words' in order; hash function ``j`` maps a shingle hash ``h`` to the high 32 bits of
+    ``a_j * h + b_j`` (mod 2^64, ``a_j`` odd), and a signature holds each function's minimum
+    over the text's shingles. A text without words gets a signature of 0xFFFFFFFF that matches
+    no other (``minhash_clusters`` leaves it alone, as the exact join does).
+    """
+
+    def __init__(self, permutations: int = PERMUTATIONS, seed: int = _SEED) -> None:
+        rng = np.random.default_rng(seed)
+        self.permutations = permutations
+        self.a = rng.integers(1, 1 << 63, permutations, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self.b = rng.integers(0, 1 << 63, permutations, dtype=np.uint64)
+        self._words: dict[str, int] = {}
+
+    def _word_hashes(self, words: list[str]) -> list[int]:
+        cache = self._words
+        out = []
+        for word in words:
+            value = cache.get(word)
+            if value is None:
+                if len(cache) > 1_000_000:
+                    cache.clear()
+                value = cache[word] = zlib.crc32(word.encode("utf-8")) + 1
+            out.append(value)
+        return out
+
+    def shingle_hashes(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The 64-bit hashes of each text's shingles, joined, and each text's first position.
+
+        A text shorter than ``SHINGLE`` words has its whole word sequence as one shingle; a text
+        without words has none (its start equals the next text's).
+        """
+        flat: list[int] = []
+        starts = np.zeros(len(texts) + 1, dtype=np.int64)
+        for i, text in enumerate(texts):
+            flat.extend(self._word_hashes(normalised_words(text)))
+            flat.append(0)  # a separator: no shingle spans two texts
+            starts[i + 1] = len(flat)
+        words = np.asarray(flat, dtype=np.uint64)
+        lengths = np.diff(starts) - 1
+        hashes = np.zeros(len(words), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for offset in range(SHINGLE):
+                shifted = np.zeros(len(words), dtype=np.uint64)
+                shifted[: len(words) - offset] = words[offset:]
+                hashes = _mix(hashes * np.uint64(0x9E3779B97F4A7C15) + shifted)
+        # A shingle starting at word i of a text is whole when i + SHINGLE <= its length; a short
+        # text keeps the one "shingle" at its first word, which mixes its words and the separator.
+        position = np.arange(len(words), dtype=np.int64) - np.repeat(starts[:-1], lengths + 1)
+        length = np.repeat(lengths, lengths + 1)
+        keep = (position + SHINGLE <= length) | ((position == 0) & (length > 0) & (length < SHINGLE))
+        counts = np.add.reduceat(keep, starts[:-1]) if len(texts) else np.zeros(0, dtype=np.int64)
+        out_starts = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=out_starts[1:])
+        return hashes[keep], out_starts
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """One row of ``permutations`` uint32 minima per text."""
+        hashes, starts = self.shingle_hashes(texts)
+        out = np.full((len(texts), self.permutations), _EMPTY, dtype=np.uint32)
+        filled = np.flatnonzero(np.diff(starts) > 0)
+        if not len(filled):
+            return out
+        for first in range(0, self.permutations, 32):  # 32 functions at a time bound the memory
+            a, b = self.a[first : first + 32, None], self.b[first : first + 32, None]
+            with np.errstate(over="ignore"):
+                values = ((a * hashes[None, :] + b) >> np.uint64(32)).astype(np.uint32)
+            out[filled, first : first + 32] = np.minimum.reduceat(values, starts[filled], axis=1).T
+        return out
+
+
+def band_keys(signatures: np.ndarray, bands: int = BANDS, rows: int = BAND_ROWS) -> np.ndarray:
+    """One 64-bit key per band of each signature (``bands`` columns); equal bands, equal keys."""
+    keys = np.zeros((len(signatures), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            key = np.full(len(signatures), band + 1, dtype=np.uint64)
+            for column in range(band * rows, (band + 1) * rows):
+                key = _mix(key * np.uint64(0x9E3779B97F4A7C15) + signatures[:, column].astype(np.uint64))
+            keys[:, band] = key
+    return keys
+
+
+def minhash_clusters(
+    texts: Iterable[str], threshold: float = THRESHOLD, *, batch: int = 4096, signatures: np.ndarray | None = None
+) -> np.ndarray:
+    """The cluster id of each text, as ``clusters`` gives it, from MinHash LSH (int64 array).
+
+    Candidate pairs are texts with an equal band (``BANDS`` of ``BAND_ROWS`` minima); within a
+    band's group of equal keys, in row order, each text is compared with the group's first and
+    with the one before it, unless the two are already in one cluster, and a pair whose
+    signatures agree on ``threshold`` or more of their minima is joined (union-find in numpy).
+    Each cluster is named by its smallest row. ``signatures`` (``MinHasher.signatures``' rows,
+    an array or a memory map) skips the hashing.
+
+    Example:
+        >>> minhash_clusters(["a b c d", "x y z", "A b c d"]).tolist()
+        [0, 1, 0]
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    if signatures is None:
+        hasher, parts, chunk = MinHasher(), [], []
+        for text in texts:
+            chunk.append(text)
+            if len(chunk) == batch:
+                parts.append(hasher.signatures(chunk))
+                chunk = []
+        if chunk:
+            parts.append(hasher.signatures(chunk))
+        signatures = np.concatenate(parts) if parts else np.zeros((0, PERMUTATIONS), dtype=np.uint32)
+    count = len(signatures)
+    needed = math.ceil(threshold * signatures.shape[1] - 1e-9)
+    roots = np.arange(count, dtype=np.int64)
+    for band in range(BANDS):
+        keys = band_keys(np.asarray(signatures[:, band * BAND_ROWS : (band + 1) * BAND_ROWS]), bands=1)[:, 0]
+        order = np.argsort(keys, kind="stable")  # rows ascending within a key
+        ordered = keys[order]
+        del keys
+        same = ordered[1:] == ordered[:-1]
+        del ordered
+        follower = np.flatnonzero(np.r_[False, same])
+        if not len(follower):
+            continue
+        group_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(count), 0))[follower]
+        left = np.concatenate([order[group_start], order[follower - 1]])
+        right = np.concatenate([order[follower], order[follower]])
+        del order, group_start, follower, same
+        apart = roots[left] != roots[right]
+        left, right = left[apart], right[apart]
+        for start in range(0, len(left), 1 << 18):
+            a, b = left[start : start + (1 << 18)], right[start : start + (1 << 18)]
+            rows_a, rows_b = np.asarray(signatures[a]), np.asarray(signatures[b])
+            kept = ((rows_a == rows_b).sum(axis=1) >= needed) & (rows_a[:, 0] != _EMPTY)
+            _union(roots, a[kept], b[kept])
+    return roots
+
+
+def _union(roots: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Join the clusters of rows ``a[i]`` and ``b[i]`` in ``roots`` (each row's smallest-row root)."""
+    while len(a):
+        root_a, root_b = roots[a], roots[b]
+        apart = root_a != root_b
+        if not apart.any():
+            return
+        a, b, root_a, root_b = a[apart], b[apart], root_a[apart], root_b[apart]
+        np.minimum.at(roots, np.maximum(root_a, root_b), np.minimum(root_a, root_b))
+        while True:  # every row straight to its root
+            jumped = roots[roots]
+            if np.array_equal(jumped, roots):
+                break
+            roots[:] = jumped
+
+
 def collapse(
     ranked: Sequence[tuple[int, float]], ids: Sequence[int], drafts: Any, document_rows: Any, k: int
 ) -> list[tuple[int, float]]:
@@ -218,9 +413,23 @@ _cache: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
 
 
 def write_clusters(folder: Path, passages: Sequence[Passage]) -> str:
-    """Write ``clusters.json`` (threshold, shingle size, cluster id per passage); its file name."""
-    ids = clusters([passage.text for passage in passages])
-    data = {"measure": "jaccard of word shingles", "shingle": SHINGLE, "threshold": THRESHOLD, "clusters": ids}
+    """Write ``clusters.json`` (threshold, shingle size, cluster id per passage); its file name.
+
+    Up to ``MINHASH_ABOVE`` passages the clusters are exact (``clusters``), above it MinHash LSH's
+    (``minhash_clusters``); the file's ``measure`` says which.
+    """
+    texts = [passage.text for passage in passages]
+    if len(texts) > MINHASH_ABOVE:
+        return write_cluster_ids(folder, minhash_clusters(texts).tolist(), minhash=True)
+    return write_cluster_ids(folder, clusters(texts))
+
+
+def write_cluster_ids(folder: Path, ids: Sequence[int], *, minhash: bool = False) -> str:
+    """Write ``clusters.json`` holding ``ids``; its file name."""
+    measure = "jaccard of word shingles"
+    if minhash:
+        measure += f", MinHash LSH estimate ({PERMUTATIONS} minima, {BANDS} bands of {BAND_ROWS})"
+    data = {"measure": measure, "shingle": SHINGLE, "threshold": THRESHOLD, "clusters": list(ids)}
     (folder / CLUSTERS_FILE).write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
     return CLUSTERS_FILE
 
