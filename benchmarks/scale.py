@@ -15,10 +15,11 @@ a stream (a copy at a time; no list of every Passage, no matrix of every vector 
 ``store.sqlite`` through ``store.write_store`` fed by a generator, ``cache-vectors.npy`` appended
 copy by copy, FAISS from a memory map of it (IndexFlatIP up to 100k, IVF-PQ with exact re-scoring
 above: the 10M design), BM25's score matrix (bm25s's Lucene formula and file layout) from token
-ids gathered copy by copy. Not written at scale: the shingle index of ``precedents`` (lineage.py,
-holds every shingle of every passage in memory) and the agreed-language clusters
-(grouping.clusters compares candidate pairs over all passages): ``clusters.json`` holds the base
-corpus's clusters within each copy, so that hybrid search does not compute clusters at query time.
+ids gathered copy by copy, and the agreed-language clusters over all passages as the build makes
+them (grouping.py: the exact join up to ``MINHASH_ABOVE`` passages, MinHash LSH above, its
+signatures kept in a memory-mapped file beside the folder while the stream goes by). Not written
+at scale: the shingle index of ``precedents`` (lineage.py, holds every shingle of every passage in
+memory; not needed to search).
 
 For each size, in fresh processes: write time, size on disk by file kind, open time
 (``open_index``), hybrid query latency (p50/p95 over the labelled queries of
@@ -97,7 +98,6 @@ class Replicator:
         index = faiss.read_index(str(base / "vectors.faiss"))
         self.vectors = index.reconstruct_n(0, index.ntotal).astype(np.float32)
         self.manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
-        self.clusters: list[int] = json.loads((base / "clusters.json").read_text(encoding="utf-8"))["clusters"]
         self.spans = [np.array([m.span() for m in _WORD.finditer(d.text)], dtype=np.int64).reshape(-1, 2)
                       for d in self.documents]
         words: dict[int, set[str]] = {}
@@ -257,7 +257,14 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     """Write an index folder of ``size`` passages into ``folder``; timings of each part."""
     import faiss
 
-    from aseancyberdocs.grouping import CLUSTERS_FILE, SHINGLE, THRESHOLD
+    from aseancyberdocs.grouping import (
+        MINHASH_ABOVE,
+        PERMUTATIONS,
+        MinHasher,
+        clusters,
+        minhash_clusters,
+        write_cluster_ids,
+    )
     from aseancyberdocs.index import (
         CACHE_KEYS_FILE,
         CACHE_VECTORS_FILE,
@@ -287,8 +294,25 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     np.lib.format.write_array_header_1_0(vectors_handle, {"descr": "<f4", "fortran_order": False, "shape": (size, dimension)})
     keys_handle = open(folder / CACHE_KEYS_FILE, "w", encoding="utf-8")
     bm25 = BM25Writer()
-    base_ids = replicator.clusters
-    cluster_ids: list[int] = []
+    # Clusters: every passage's text kept for the exact join, or its MinHash signature written to a
+    # memory-mapped file beside the folder (128 uint32 a passage, 5 GB at 10M) above MINHASH_ABOVE.
+    minhash = size > MINHASH_ABOVE
+    texts: list[str] = []
+    signatures_path = folder.parent / f"{folder.name}.minhash.npy"
+    signatures = (np.lib.format.open_memmap(signatures_path, mode="w+", dtype=np.uint32, shape=(size, PERMUTATIONS))
+                  if minhash else None)
+    hasher = MinHasher()
+    hashed = 0
+    minhash_s = 0.0
+
+    def hash_texts() -> None:
+        nonlocal hashed, minhash_s
+        mark = time.perf_counter()
+        signatures[hashed : hashed + len(texts)] = hasher.signatures(texts)
+        hashed += len(texts)
+        texts.clear()
+        minhash_s += time.perf_counter() - mark
+
     written = 0
 
     def passages() -> Iterator[Any]:
@@ -307,7 +331,9 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
                     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
                     keys_handle.write(json.dumps({"model": model, "sha256": digest}) + "\n")
                     rows.append(base_row)
-                    cluster_ids.append(copy * per + base_ids[base_row])
+                    texts.append(passage.text)
+                    if minhash and len(texts) == 4096:
+                        hash_texts()
                     written += 1
                     yield passage
             vectors_handle.write(replicator.copy_vectors(copy, np.asarray(rows, dtype=np.int64)).tobytes())
@@ -323,10 +349,22 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     files = bm25.save(folder)
     timings["bm25_s"] = time.perf_counter() - mark
 
-    (folder / CLUSTERS_FILE).write_text(json.dumps({"measure": "jaccard of word shingles", "shingle": SHINGLE,
-                                                    "threshold": THRESHOLD, "clusters": cluster_ids},
-                                                   separators=(",", ":")) + "\n", encoding="utf-8")
-    files.append(CLUSTERS_FILE)
+    mark = time.perf_counter()
+    if minhash:
+        if texts:
+            hash_texts()
+        signatures.flush()
+        del signatures
+        ids = minhash_clusters([], signatures=np.load(signatures_path, mmap_mode="r")).tolist()
+        signatures_path.unlink()
+    else:
+        ids = clusters(texts)
+    texts.clear()
+    files.append(write_cluster_ids(folder, ids, minhash=minhash))
+    timings["clusters_s"] = time.perf_counter() - mark + minhash_s
+    timings["clusters_method"] = "MinHash LSH" if minhash else "exact"
+    timings["clustered_passages"] = int(size - len(set(ids)))
+    del ids
 
     mark = time.perf_counter()
     matrix = np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r")
@@ -389,8 +427,32 @@ def child_open(folder: str) -> dict[str, Any]:
     return {"open_s": seconds, "passages": len(library.passages), "open_peak_rss_mb": rss_peak_mb()}
 
 
+def compare_pruning(library: Any, texts: list[str]) -> dict[str, Any]:
+    """Hybrid search with BM25's candidates from the rarer tokens (the default at this size) and
+    with every token summed, query by query in turn: medians and the top 10s' overlap."""
+    from aseancyberdocs import bm25
+
+    pruned_ms, exact_ms, overlap = [], [], []
+    default = bm25.PRUNED_ABOVE
+    try:
+        for text in texts:
+            found = []
+            for above, times in ((default, pruned_ms), (len(library.passages), exact_ms)):
+                bm25.PRUNED_ABOVE = above
+                started = time.perf_counter()
+                found.append([hit.passage.passage_id for hit in library.search(text, k=10)])
+                times.append((time.perf_counter() - started) * 1000)
+            overlap.append(len(set(found[0]) & set(found[1])) / max(1, len(found[1])))
+    finally:
+        bm25.PRUNED_ABOVE = default
+    return {"pruned_p50_ms": statistics.median(pruned_ms), "pruned_p95_ms": percentile(pruned_ms, 0.95),
+            "exact_bm25_p50_ms": statistics.median(exact_ms), "exact_bm25_p95_ms": percentile(exact_ms, 0.95),
+            "pruned_top10_overlap": statistics.mean(overlap), "pruned_top10_overlap_min": min(overlap)}
+
+
 def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[str, Any]:
     import aseancyberdocs
+    from aseancyberdocs import bm25
 
     texts = [json.loads(line)["query"] for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
     texts = texts[:queries]
@@ -406,6 +468,7 @@ def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[st
         latencies.append((time.perf_counter() - started) * 1000)
         assert hits and all(hit.passage.text for hit in hits)
     peak = rss_peak_mb()
+    pruning = compare_pruning(library, texts) if not dense_only and len(library.passages) > bm25.PRUNED_ABOVE else {}
     # Dense recall@10 of the index's FAISS search against exact search over the stored vectors.
     vectors = np.stack([library.encode_query(text) for text in texts]).astype(np.float32)
     dense_ms = []
@@ -435,7 +498,7 @@ def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[st
         "hybrid_p50_ms": statistics.median(latencies) if latencies else None,
         "hybrid_p95_ms": percentile(latencies, 0.95) if latencies else None,
         "dense_p50_ms": statistics.median(dense_ms), "dense_p95_ms": percentile(dense_ms, 0.95),
-        "search_peak_rss_mb": peak, "recall_at_10": recall,
+        "search_peak_rss_mb": peak, "recall_at_10": recall, **pruning,
     }
 
 
@@ -544,6 +607,11 @@ def section(rows: list[dict[str, Any]]) -> str:
     def mb(value: float) -> str:
         return f"{value / 1e6:,.0f}" if value >= 1e6 else f"{value / 1e6:.1f}"
 
+    def clusters(r: dict[str, Any]) -> str:
+        if "clusters_s" not in r:
+            return "base copied"
+        return f"{r['clusters_s']:,.0f} {r['clusters_method']} ({r['clustered_passages']:,})"
+
     lines = [
         BEGIN,
         "## Scale: growth from 10k passages up",
@@ -560,25 +628,37 @@ def section(rows: list[dict[str, Any]]) -> str:
         "processes (files in the page cache). Hybrid latency: `Library.search(query, k=10)` over the first "
         "queries of evaluation/queries.jsonl (how many: the queries column) after one warm-up query. Peak RSS: VmHWM of "
         "the search process after them. Recall@10: the index's dense search against exact search over the "
-        "stored vectors. Not written at scale: the shingle index of `precedents` (not needed to search); "
-        "`clusters.json` holds the base corpus's agreed-language clusters within each copy (computing them "
-        "over all passages needs MinHash LSH or similar). The replicated texts are not embedded again: each "
-        "copy's vectors are the base vectors with noise.",
+        "stored vectors. Clusters: the agreed-language clusters over all passages, as the build makes them "
+        "(exact join up to 200,000 passages, MinHash LSH above: 128 minima, 16 bands of 8); their seconds are "
+        "part of the write (signatures made as the passages stream by, then the bands); \"joined\": passages "
+        "in a cluster with an earlier one. Not written at scale: the shingle index of `precedents` (not needed "
+        "to search). The replicated texts are not embedded again: each copy's vectors are the base vectors with "
+        "noise.",
         "",
-        "| passages | FAISS | write s | disk MB (store / vectors+keys / FAISS / BM25 / clusters) | open s | "
-        "first query s | queries | hybrid p50 ms | hybrid p95 ms | dense p50 ms | search peak RSS MB | recall@10 |",
-        "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| passages | FAISS | write s | clusters s (joined) | disk MB (store / vectors+keys / FAISS / BM25 / "
+        "clusters) | open s | first query s | queries | hybrid p50 ms | hybrid p95 ms | dense p50 ms | "
+        "search peak RSS MB | recall@10 |",
+        "|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         d = r["disk"]
         lines.append(
-            f"| {r['passages']:,} | {r['faiss_type']} | {r['write_s']:.1f} | {mb(d['total'])} "
+            f"| {r['passages']:,} | {r['faiss_type']} | {r['write_s']:.1f} | {clusters(r)} | {mb(d['total'])} "
             f"({mb(d['store'])} / {mb(d['vectors'] + d['cache keys'])} / {mb(d['faiss'])} / {mb(d['bm25'])} / "
             f"{mb(d['clusters'])}) | {r['open_s']:.2f} | {number(r['first_query_s'], '.1f')} | {r['queries']} | "
             f"{number(r['hybrid_p50_ms'], '.0f')} | {number(r['hybrid_p95_ms'], '.0f')} | {r['dense_p50_ms']:.1f} | "
             f"{r['search_peak_rss_mb']:,.0f}{' (dense only)' if r.get('dense_only') else ''} | "
             f"{r['recall_at_10']:.3f} |"
         )
+    for r in rows:
+        if "pruned_p50_ms" in r:
+            lines += ["", (
+                f"At {r['passages']:,} passages a question's BM25 candidates come from its rarer tokens "
+                f"(`bm25.POSTINGS_BUDGET` postings, then scored with all of them): asked in turn in one process, "
+                f"hybrid {r['pruned_p50_ms']:.0f} / {r['pruned_p95_ms']:.0f} ms (p50 / p95) against "
+                f"{r['exact_bm25_p50_ms']:.0f} / {r['exact_bm25_p95_ms']:.0f} ms with every token's postings "
+                f"summed; the top 10s share {r['pruned_top10_overlap']:.3f} of their passages on average "
+                f"(least {r['pruned_top10_overlap_min']:.1f}).")]
     lines += ["", f"![growth of cost with passages]({CHART.name})", "", END]
     return "\n".join(lines)
 
