@@ -210,31 +210,3 @@ def test_best_rows_from_a_sampled_threshold_equal_ranking_every_scored_row(seed,
     few = np.zeros(20_000, dtype=np.float32)
     few[[5, 700, 19_999]] = [1.0, 3.0, 1.0]  # fewer positive rows than asked: all of them
     assert bm25.best_rows(few, 10).tolist() == [700, 5, 19_999]
-
-
-def test_candidates_from_the_rarer_tokens_are_scored_exactly(monkeypatch):
-    from aseancyberdocs import bm25
-
-    common = "States information security international cooperation"
-    texts = [f"{common} {extra}" for extra in ("", "critical infrastructure", "ransomware", "critical")] * 50
-    texts += ["critical infrastructure ransomware attacks on hospitals"] * 3
-    index = BM25Index.from_texts(texts)
-    query = "critical infrastructure States security ransomware"
-    whole = index.scores(query)
-    order = np.flatnonzero(whole > 0)
-    expected = order[np.argsort(-whole[order], kind="stable")][:20]
-
-    scores = index.query(query)
-    assert scores.pruned_top(20) is None  # at the default budget every token is summed anyway
-    monkeypatch.setattr(bm25, "PRUNED_ABOVE", 0)
-    monkeypatch.setattr(bm25, "POSTINGS_BUDGET", 200)  # the common tokens (203 passages each) left out
-    scores = index.query(query)
-    found, values = scores.top(20)
-    assert scores._all is None  # no token summed over every passage
-    np.testing.assert_array_equal(values, whole[found])  # exact scores
-    assert np.all(np.diff(values) <= 0)
-    assert found.tolist() == expected.tolist()  # here the rare tokens hold the best passages
-    mask = np.zeros(len(texts), dtype=bool)
-    mask[::2] = True
-    found, _ = index.query(query).top(20, mask)
-    assert mask[found].all()

@@ -316,61 +316,13 @@ class QueryScores:
 
     def top(self, depth: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``depth`` allowed passages (``mask``: None, all) with the highest positive scores,
-        best first, ties by row: (rows, scores).
-
-        Above ``PRUNED_ABOVE`` passages, when the question's tokens hold more than
-        ``POSTINGS_BUDGET`` postings, the candidates come from its rarer tokens (``pruned_top``).
-        """
+        best first, ties by row: (rows, scores)."""
         if not self.columns or depth < 1:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if self._all is None and self.count > PRUNED_ABOVE:
-            pruned = self.pruned_top(depth, mask)
-            if pruned is not None:
-                return pruned
         scores = self.all() if mask is None else np.where(mask, self.all(), np.float32(0))
         rows = best_rows(scores, depth)
         return rows, scores[rows]
 
-    def pruned_top(self, depth: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """``top`` from the question's rarer tokens: None when its tokens hold no more than
-        ``POSTINGS_BUDGET`` postings (then every token is summed anyway).
-
-        The tokens are taken rarest first while their postings fit the budget (the rarest always);
-        the ``PRUNED_DEPTH`` x ``depth`` passages these score best are then scored with all the
-        tokens (``at``) and the ``depth`` best kept. The
-        tokens left out are the common ones, which weigh least in BM25 (their IDF is low); a
-        passage they alone would lift into the top is missed. Exact scores, approximate candidates.
-        """
-        sizes = [end - start for start, end in self._spans]
-        if sum(sizes) <= POSTINGS_BUDGET:
-            return None
-        order = sorted(range(len(sizes)), key=lambda i: (sizes[i], i))
-        kept, total = [], 0
-        for i in order:
-            if kept and total + sizes[i] > POSTINGS_BUDGET:
-                break
-            kept.append(i)
-            total += sizes[i]
-        data, indices, _ = self.index.arrays
-        partial = np.zeros(self.count, dtype=np.float32)
-        for i in sorted(kept, key=lambda i: self.columns[i]):  # by column, as ``all`` adds them
-            start, end = self._spans[i]
-            np.add.at(partial, indices[start:end], data[start:end])
-        if mask is not None:
-            partial = np.where(mask, partial, np.float32(0))
-        candidates = best_rows(partial, PRUNED_DEPTH * depth)
-        exact = self.at(candidates)
-        best = np.lexsort((candidates, -exact))[:depth]
-        best = best[exact[best] > 0]
-        return candidates[best], exact[best]
-
-
-# Above this many passages, a question's BM25 candidates come from its rarer tokens when all its
-# tokens hold more than POSTINGS_BUDGET postings (QueryScores.pruned_top); PRUNED_DEPTH times the
-# passages asked for are scored exactly.
-PRUNED_ABOVE = 2_000_000
-POSTINGS_BUDGET = 4_000_000
-PRUNED_DEPTH = 4
 
 # Above this many passages, ``best_rows`` first finds a score threshold from every SAMPLE_STEP-th
 # passage, so that it partitions a few hundred rows instead of every passage that scored.
