@@ -112,12 +112,34 @@ def test_vector_rows_read_the_rows_asked_for(tmp_path):
     assert rows.shape == (5000, 16) and len(rows) == 5000
     np.testing.assert_array_equal(rows[[7, 3, 4999, 3]], matrix[[7, 3, 4999, 3]])
     np.testing.assert_array_equal(rows[-1], matrix[-1])
-    np.testing.assert_array_equal(rows[np.arange(5000)], matrix)  # the large-request path
+    np.testing.assert_array_equal(rows[np.arange(5000)], matrix)  # one run of consecutive rows
+    mixed = np.random.default_rng(6).integers(-5000, 5000, 3000)  # unordered, repeated, negative
+    np.testing.assert_array_equal(rows[mixed], matrix[mixed])
+    assert rows[[]].shape == (0, 16)
     with pytest.raises(IndexError, match="row out of range"):
         rows[[5000]]
     np.save(tmp_path / "w.npy", matrix.astype(np.float64))
     with pytest.raises(ValueError, match="not a 2-D float32 matrix"):
         VectorRows(tmp_path / "w.npy")
+
+
+def test_long_runs_of_rows_are_read_in_pieces_and_a_cut_file_is_named(tmp_path, monkeypatch):
+    import numpy as np
+
+    from aseancyberdocs import vectors
+    from aseancyberdocs.vectors import VectorRows
+
+    monkeypatch.setattr(vectors, "_RUN_ROWS", 7)
+    matrix = np.random.default_rng(8).normal(size=(100, 4)).astype(np.float32)
+    np.save(tmp_path / "v.npy", matrix)
+    rows = VectorRows(tmp_path / "v.npy")
+    wanted = np.r_[np.arange(3, 40), [90, 91, 2], np.arange(50, 53)]
+    np.testing.assert_array_equal(rows[wanted], matrix[wanted])
+    with open(tmp_path / "v.npy", "r+b") as handle:
+        handle.truncate((tmp_path / "v.npy").stat().st_size - 16 * 10)  # the last 10 rows gone
+    rows = VectorRows(tmp_path / "v.npy")
+    with pytest.raises(ValueError, match=r"v\.npy: row 90 is cut short"):
+        rows[np.arange(80, 100)]
 
 
 def test_rows_read_again_come_from_the_bounded_cache_and_equal_the_file(tmp_path, monkeypatch):
@@ -133,7 +155,8 @@ def test_rows_read_again_come_from_the_bounded_cache_and_equal_the_file(tmp_path
     np.save(tmp_path / "v.npy", stored)
     file_rows = VectorRows(tmp_path / "v.npy")
     reads = []
-    monkeypatch.setattr(file_rows, "_pread", lambda *args: reads.append(1) or os.pread(*args))
+    # Rows read, counted in bytes: consecutive rows come in one call.
+    monkeypatch.setattr(file_rows, "_pread", lambda *args: reads.extend([1] * (args[1] // 64)) or os.pread(*args))
     index = RescoredIndex(build_ivfpq(vectors), file_rows, order, cached=500)
     for size in (40, 300, 700, 40):  # the last request repeats the first after evictions
         ids = rng.choice(3000, size)  # with repeats

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 RESCORE_VECTORS_FILE = "rescore-vectors.npy"
+_RUN_ROWS = 65_536  # rows read by one pread at most (96 MB of 384-dimensional vectors)
 IVFPQ_TYPE = "IndexIVFPQ"
 # Short list re-scored exactly: RESCORE_FACTOR times k, at least RESCORE_MIN rows. On 1M
 # replicated passages (benchmarks/scale.py), nprobe 32 with 300 rows found 0.928 of the exact top
@@ -33,6 +34,10 @@ IVFPQ_TYPE = "IndexIVFPQ"
 # query's dense lists (k = 100) re-score 3,000 rows either way.
 RESCORE_FACTOR = 30
 RESCORE_MIN = 3000
+# ... and at most RESCORE_MAX (from k = 400 up): grouped search ranks deeper when the best passages
+# are copies of a few paragraphs (k = 1,600 once in 30 queries at 10M), and 48,000 rows read one
+# by one took 0.3-0.7 s; the 12,000 best in PQ order hold the 1,600 best well enough.
+RESCORE_MAX = 12_000
 NPROBE = 64
 # Rows read from the file are kept (a bounded cache: about 25 MB at 384 dimensions, and 4 bytes a
 # passage to find them): a query's second dense pass (feedback) and its named documents' passages
@@ -88,24 +93,33 @@ class VectorRows:
         if len(rows) and (int(rows.min()) < -len(self) or int(rows.max()) >= len(self)):
             raise IndexError(f"{self.path}: row out of range (0 to {len(self) - 1})")
         rows = np.where(rows < 0, rows + len(self), rows)
-        if len(rows) > 4096:  # through a memory map of the same open file, released after
-            import mmap
-
-            mapped = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
-            try:
-                matrix = np.frombuffer(mapped, dtype="<f4", count=self.shape[0] * self.shape[1], offset=self._offset)
-                out = matrix.reshape(self.shape)[rows]  # a copy: fancy indexing
-                del matrix
-            finally:
-                mapped.close()
-            return out
-        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
-        size = self._row_bytes
-        for number, row in enumerate(rows.tolist()):
-            data = self._pread(self._fd, size, self._offset + row * size)
-            if len(data) != size:
-                raise ValueError(f"{self.path}: row {row} is cut short")
-            out[number] = np.frombuffer(data, dtype="<f4")
+        # One pread per run of consecutive rows (at most _RUN_ROWS): scattered rows cost a system
+        # call each, a filter's thousands of neighbouring rows a few. No memory map: faulting rows
+        # in through one maps the cached pages around each of them too (read-around), and 12,000
+        # scattered rows of a 15 GB file had raised the process's peak resident set by 5 GB.
+        if not len(rows):
+            return np.empty((0, self.shape[1]), dtype=np.float32)
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(ordered) != 1) + 1]
+        ends = np.r_[starts[1:], len(rows)]
+        found = np.empty((len(rows), self.shape[1]), dtype=np.float32)  # in ``ordered``'s order
+        size, fd, offset, pread = self._row_bytes, self._fd, self._offset, self._pread
+        for first, end, row in zip(starts.tolist(), ends.tolist(), ordered[starts].tolist()):
+            if end - first == 1:  # most often: a row alone
+                data = pread(fd, size, offset + row * size)
+                if len(data) != size:
+                    raise ValueError(f"{self.path}: row {row} is cut short")
+                found[first] = np.frombuffer(data, dtype="<f4")
+                continue
+            for start in range(first, end, _RUN_ROWS):
+                count = min(_RUN_ROWS, end - start)
+                data = pread(fd, size * count, offset + (row + start - first) * size)
+                if len(data) != size * count:
+                    raise ValueError(f"{self.path}: row {row + start - first + len(data) // size} is cut short")
+                found[start : start + count] = np.frombuffer(data, dtype="<f4").reshape(count, -1)
+        out = np.empty_like(found)
+        out[order] = found
         return out
 
 
@@ -184,7 +198,7 @@ class RescoredIndex:
     def search(self, queries: np.ndarray, k: int, params: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows of each query by exact inner product among the IVF-PQ short list."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.d)
-        depth = min(self.ntotal, max(k * RESCORE_FACTOR, RESCORE_MIN))
+        depth = min(self.ntotal, max(min(k * RESCORE_FACTOR, RESCORE_MAX), RESCORE_MIN, k))
         _, candidates = self.index.search(queries, depth)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
