@@ -140,6 +140,20 @@ def test_also_in_lists_every_occurrence_passing_the_filters(library):
     assert {hit.passage.doc_id, *(o.doc_id for o in hit.also_in)} == {"A/C.1/80/L.20", "A/RES/80/16"}
 
 
+@pytest.mark.parametrize("limit", [0, 1, 2])
+def test_also_in_lists_the_oldest_occurrences_up_to_its_limit_and_counts_the_rest(library, monkeypatch, limit):
+    from aseancyberdocs import search
+
+    every = library.search("knowingly allow their territory", k=1, mode="bm25")[0]
+    assert len(every.also_in) == 2 and every.also_in_more == 0 and "also_in_more" not in every.to_dict()
+    monkeypatch.setattr(search, "ALSO_IN_LIMIT", limit)
+    hit = library.search("knowingly allow their territory", k=1, mode="bm25")[0]
+    assert hit.passage == every.passage
+    assert hit.also_in == every.also_in[:limit]  # the same order: oldest first
+    assert hit.also_in_more == 2 - limit
+    assert hit.to_dict().get("also_in_more", 0) == 2 - limit
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_identical_draft_and_adopted_text_cites_the_adopted_resolution(library, mode):
     hits = library.search("Decides to convene a new working group", k=2, mode=mode)

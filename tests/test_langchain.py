@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.model, pytest.mark.corpus]
 NORM_QUERY = "states should not allow their territory to be used for wrongful ICT acts"
 METADATA_FIELDS = {
     "citation", "passage_id", "doc_id", "symbol", "title", "date", "doc_type", "label", "pages", "start", "end",
-    "source", "source_url", "score", "rank", "also_in",
+    "source", "source_url", "score", "rank", "also_in", "also_in_more",
 }
 
 

@@ -415,6 +415,8 @@ def _print_hits(hits: Sequence[Any]) -> None:
         print(wrapped)
         if hit.also_in:
             places = ", ".join(f"{other} ({other.date or 'undated'})" for other in hit.also_in)
+            if hit.also_in_more:
+                places += f" and {hit.also_in_more:,} more"
             print(textwrap.fill(f"also in: {places}", width=100, initial_indent="     ", subsequent_indent="       "))
 
 

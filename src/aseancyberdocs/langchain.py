@@ -49,8 +49,9 @@ class AseanCyberDocsRetriever(BaseRetriever):
     ``metadata`` of each Document: ``citation``, ``passage_id``, ``doc_id``, ``symbol``,
     ``title``, ``date``, ``doc_type``, ``label``, ``pages`` ([first, last]), ``start``,
     ``end`` (offsets into the document text), ``source``, ``source_url``, ``score``, ``rank``
-    and ``also_in`` (the other places of the same language: citation, doc_id, date, label),
-    all JSON-serialisable. ``Document.id`` is the passage id.
+    ``also_in`` (the other places of the same language: citation, doc_id, date, label; at most
+    ``search.ALSO_IN_LIMIT``, the oldest first) and ``also_in_more`` (how many places beyond
+    those), all JSON-serialisable. ``Document.id`` is the passage id.
 
     Raises (on invoke):
         ValueError: an empty query, ``k < 1``, a bad mode or filter, an unknown option.
@@ -149,5 +150,6 @@ def to_document(hit: Hit, library: Library | None = None) -> LangChainDocument:
             {"citation": other.formatted, "doc_id": other.doc_id, "date": other.date, "label": other.label}
             for other in hit.also_in
         ],
+        "also_in_more": hit.also_in_more,
     }
     return LangChainDocument(page_content=hit.passage.text, metadata=metadata, id=hit.passage.passage_id)

@@ -78,6 +78,7 @@ class CitedPassage(BaseModel):
     context: str = Field(default="", description="Text introducing the paragraph (a chapeau, an article heading); not part of the quote")
     score: float | None = Field(default=None, description="Search score, 1.0 for the best match")
     also_in: list[str] = Field(default_factory=list, description="Citations of the same language elsewhere (drafts, later years)")
+    also_in_more: int = Field(default=0, description="Further places of the same language, beyond those listed in also_in")
     verified: bool = Field(description="The quote equals the document text at start:end")
 
 
@@ -286,7 +287,7 @@ class _Tools:
     def _from_hit(self, hit: Hit) -> CitedPassage:
         return self._cited(
             hit.passage, hit.citation, hit.doc_type, score=round(float(hit.score), 6),
-            also_in=[other.formatted for other in hit.also_in],
+            also_in=[other.formatted for other in hit.also_in], also_in_more=hit.also_in_more,
         )
 
     def _cited(self, passage: Passage, citation: Any, doc_type: str, **extra: Any) -> CitedPassage:

@@ -79,6 +79,11 @@ FEEDBACK_WEIGHT = 0.5
 # The second stage (rerank.py) scores the best fused candidates again with weights fitted on dev.
 RERANK = True
 GROUP_FETCH = 5  # with grouping, rank k * GROUP_FETCH passages first, then more if too few clusters
+# A hit lists at most this many other occurrences of its agreed language (the oldest first) in
+# ``Hit.also_in``, and counts the rest in ``Hit.also_in_more``. The bundled corpus's largest
+# cluster has 21 passages (20 others, all listed); among millions of passages a stock paragraph
+# recurs in thousands of documents (13,792 copies in the 10M benchmark), each a citation to make.
+ALSO_IN_LIMIT = 20
 # The most passages of the best-named documents added to the candidates (by BM25 score). In the
 # reference corpus a question reaches at most 551 this way; among millions of passages the named
 # documents can hold tens of thousands, each read and scored again.
@@ -274,6 +279,7 @@ def search(
     for rank, (row, score) in enumerate(picked, start=1):
         passage = library.passages[row]
         document = library.documents[passage.doc_id]
+        also_in, more = _also_in(library, ids, row, filter_mask) if group else ((), 0)
         hits.append(
             Hit(
                 rank=rank,
@@ -283,7 +289,8 @@ def search(
                 doc_type=document.doc_type,
                 source=document.source,
                 scores=ranker.components(row),
-                also_in=_also_in(library, ids, row, filter_mask) if group else (),
+                also_in=also_in,
+                also_in_more=more,
             )
         )
     return hits
@@ -520,6 +527,7 @@ def feedback_vector(question: np.ndarray, feedback: np.ndarray, weight: float) -
 
 
 _drafts: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+_history: weakref.WeakKeyDictionary[Any, list[tuple[str, str]]] = weakref.WeakKeyDictionary()
 
 
 def _draft_documents(library: Library) -> np.ndarray:
@@ -535,21 +543,42 @@ def _draft_documents(library: Library) -> np.ndarray:
     return drafts
 
 
+def _history_keys(library: Library) -> list[tuple[str, str]]:
+    """Per document row of ``library``, (date, doc_id) as ``also_in`` orders them (read once)."""
+    keys = _history.get(library)
+    if keys is None:
+        from .store import document_fields
+
+        keys = _history[library] = [(item.date or "9999", item.doc_id) for item in document_fields(library.documents)]
+    return keys
+
+
 _members: weakref.WeakKeyDictionary[Any, ClusterMembers] = weakref.WeakKeyDictionary()
 
 
-def _also_in(library: Library, ids: Sequence[int], row: int, mask: np.ndarray | None) -> tuple[Citation, ...]:
-    """Citations of the other passages of ``row``'s cluster that pass the filters, oldest first."""
+def _also_in(
+    library: Library, ids: Sequence[int], row: int, mask: np.ndarray | None
+) -> tuple[tuple[Citation, ...], int]:
+    """Citations of the other passages of ``row``'s cluster that pass the filters, oldest first,
+    at most ``ALSO_IN_LIMIT`` of them, and how many more there are."""
     from .grouping import ClusterMembers, others_in_cluster
 
     members = _members.get(library)
     if members is None:
         members = _members[library] = ClusterMembers(ids)
     others = others_in_cluster(members, ids, row, mask)
-    citations = [library.citation(index) for index in others]
     # Undated documents last; then by symbol and place, so the list reads as a history.
+    if len(others) > ALSO_IN_LIMIT:
+        # Only the listed ones become citations: ordered by their documents' fields.
+        keys, documents = _history_keys(library), library.document_rows
+        others = sorted(others, key=lambda other: (*keys[int(documents[other])], other))
+        more = len(others) - ALSO_IN_LIMIT
+        if hasattr(library.passages, "many"):  # a stored index: the listed passages read in one query
+            library.passages.many(others[:ALSO_IN_LIMIT])
+        return tuple(library.citation(other) for other in others[:ALSO_IN_LIMIT]), more
+    citations = [library.citation(index) for index in others]
     order = sorted(range(len(others)), key=lambda i: (citations[i].date or "9999", citations[i].doc_id, others[i]))
-    return tuple(citations[i] for i in order)
+    return tuple(citations[i] for i in order), 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -140,6 +140,8 @@ class Hit:
     source: str
     scores: dict[str, float] = field(default_factory=dict, compare=False)
     also_in: tuple[Citation, ...] = ()
+    # Occurrences beyond ``also_in``, which lists at most search.ALSO_IN_LIMIT (the oldest first).
+    also_in_more: int = 0
 
     @property
     def text(self) -> str:
@@ -173,6 +175,8 @@ class Hit:
                 {"citation": other.formatted, "doc_id": other.doc_id, "date": other.date, "label": other.label}
                 for other in self.also_in
             ]
+        if self.also_in_more:
+            data["also_in_more"] = self.also_in_more
         return data
 
 
