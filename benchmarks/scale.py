@@ -13,9 +13,9 @@ texts are not embedded again (that would take days here): the vectors stand for 
 Each folder is a real format-2 index folder that ``aseancyberdocs.open_index`` opens, written in
 a stream (a copy at a time; no list of every Passage, no matrix of every vector in memory):
 ``store.sqlite`` through ``store.write_store`` fed by a generator, ``cache-vectors.npy`` appended
-copy by copy, FAISS from a memory map of it (IndexFlatIP up to 100k, IVF-PQ with exact re-scoring
-above: the 10M design), BM25's score matrix (bm25s's Lucene formula and file layout) from token
-ids gathered copy by copy, and the agreed-language clusters over all passages as the build makes
+copy by copy, FAISS from a memory map of it (IndexFlatIP up to 100k, IVF-PQ with exact
+re-scoring up to 2M, IVF with 8-bit codes and exact re-scoring above: the 10M design), BM25's
+score matrix (bm25s's Lucene formula and file layout) from token ids gathered copy by copy, and the agreed-language clusters over all passages as the build makes
 them (grouping.py: the exact join up to ``MINHASH_ABOVE`` passages, MinHash LSH above, its
 signatures kept in a memory-mapped file beside the folder while the stream goes by). Not written
 at scale: the shingle index of ``precedents`` (lineage.py, holds every shingle of every passage in
@@ -60,7 +60,8 @@ BEGIN, END = "<!-- scale-growth:begin -->", "<!-- scale-growth:end -->"
 QUERIES = ROOT / "evaluation" / "queries.jsonl"
 VARIED = 0.05  # share of words replaced in each copy
 NOISE = 0.02  # sigma of the noise added to each copy's vectors, a dimension
-FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF-PQ with exact re-scoring above
+FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF-PQ with exact re-scoring above...
+IVFPQ_ABOVE = 2_000_000  # ...and IVF with 8-bit codes above this (as `build --index-type auto`)
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
 
@@ -277,7 +278,14 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     )  # fmt: skip
     from aseancyberdocs.passages import embedding_text
     from aseancyberdocs.store import write_store
-    from aseancyberdocs.vectors import IVFPQ_TYPE, RESCORE_VECTORS_FILE, build_ivfpq
+    from aseancyberdocs.vectors import (
+        IVFPQ_TYPE,
+        IVFSQ_TYPE,
+        RESCORE_VECTORS_FILE,
+        RESCORED_TYPES,
+        build_ivfpq,
+        build_ivfsq,
+    )
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -368,9 +376,9 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
 
     mark = time.perf_counter()
     matrix = np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r")
-    faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFPQ_TYPE
-    if faiss_type == IVFPQ_TYPE:
-        index = build_ivfpq(matrix)
+    faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFSQ_TYPE if size > IVFPQ_ABOVE else IVFPQ_TYPE
+    if faiss_type in RESCORED_TYPES:
+        index = build_ivfsq(matrix) if faiss_type == IVFSQ_TYPE else build_ivfpq(matrix)
         # Here the cache's rows are the passages' vectors in passage order, so the exact vectors the
         # short list is re-scored with are the same bytes: a hard link, not a second copy on disk.
         os.link(folder / CACHE_VECTORS_FILE, folder / RESCORE_VECTORS_FILE)
@@ -519,10 +527,16 @@ def measure(args: argparse.Namespace, size: int, earlier: dict[str, Any] | None 
     if args.reuse_written:
         if earlier is None or not (folder / "manifest.json").is_file() or "clusters_s" not in earlier:
             raise SystemExit(f"--reuse-written: no folder {folder} written by this version's scale.py in scale.json")
-        print(f"[{time.strftime('%H:%M:%S')}] {size}: measuring {folder} again, as written by "
-              f"`{earlier['command']}`", flush=True)
         row.update({name: earlier[name] for name in WRITE_FIELDS if name in earlier})
-        row["written_by"] = earlier["command"]
+        row["written_by"] = earlier.get("written_by", earlier["command"])
+        print(f"[{time.strftime('%H:%M:%S')}] {size}: measuring {folder} again, as written by "
+              f"`{row['written_by']}`", flush=True)
+        # As after a write: the folder's files read through once, so the page cache holds what it
+        # can of them (a folder written hours before is otherwise read from disk by the queries).
+        for path in sorted(folder.iterdir(), key=lambda p: p.stat().st_size):
+            with open(path, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
     else:
         print(f"[{time.strftime('%H:%M:%S')}] {size}: writing {folder}", flush=True)
         row.update(run_child("write", "--base", args.base, "--size", str(size), "--folder", str(folder)))
@@ -612,7 +626,8 @@ def section(rows: list[dict[str, Any]]) -> str:
         "The bundled corpus's passages and vectors replicated with variation (about 5% of the words of each copy "
         "replaced by corpus words of the same length, Gaussian noise of sigma 0.02 a dimension on each copy's "
         "vectors), written as format-2 index folders in a stream and opened with `open_index`. FAISS: "
-        "IndexFlatIP up to 100k passages, IVF-PQ with exact re-scoring above. Open time: median of 3 fresh "
+        "IndexFlatIP up to 100k passages, IVF-PQ with exact re-scoring up to 2M, IVF with 8-bit codes (memory-mapped) "
+        "with exact re-scoring above. Open time: median of 3 fresh "
         "processes (files in the page cache). Hybrid latency: `Library.search(query, k=10)` over the first "
         "queries of evaluation/queries.jsonl (how many: the queries column) after one warm-up query. Peak RSS: VmHWM of "
         "the search process after them. Recall@10: the index's dense search against exact search over the "

@@ -43,27 +43,29 @@ def test_an_hnsw_index_finds_what_the_exact_one_finds(tmp_path, documents, embed
     ]
 
 
-def test_auto_is_ivfpq_past_the_memory_of_an_hnsw_graph():
+def test_auto_is_ivf_with_8_bit_codes_past_the_memory_of_an_hnsw_graph():
     from aseancyberdocs.index import IVFPQ_ABOVE
 
     assert faiss_type_for("auto", IVFPQ_ABOVE) == "IndexHNSWFlat"
-    assert faiss_type_for("auto", IVFPQ_ABOVE + 1) == "IndexIVFPQ"
+    assert faiss_type_for("auto", IVFPQ_ABOVE + 1) == "IndexIVFScalarQuantizer"
     assert faiss_type_for("ivfpq", 10) == "IndexIVFPQ"
+    assert faiss_type_for("ivfsq", 10) == "IndexIVFScalarQuantizer"
 
 
-def test_an_ivfpq_index_is_rescored_exactly_from_the_stored_vectors(tmp_path, documents, embedder):
+@pytest.mark.parametrize(("index_type", "faiss_type"), [("ivfpq", "IndexIVFPQ"), ("ivfsq", "IndexIVFScalarQuantizer")])
+def test_an_ivf_index_is_rescored_exactly_from_the_stored_vectors(tmp_path, documents, embedder, index_type, faiss_type):
     import faiss
 
     from aseancyberdocs.vectors import RescoredIndex
 
     docs, passages = documents
     build_index_from_documents(docs, tmp_path / "flat", embedder=embedder, passages=passages, index_type="flat")
-    build_index_from_documents(docs, tmp_path / "ivfpq", embedder=embedder, passages=passages, index_type="ivfpq")
+    build_index_from_documents(docs, tmp_path / "ivf", embedder=embedder, passages=passages, index_type=index_type)
     flat = open_index(tmp_path / "flat", embedder=embedder)
-    ivfpq = open_index(tmp_path / "ivfpq", embedder=embedder)
+    ivfpq = open_index(tmp_path / "ivf", embedder=embedder)
 
-    assert ivfpq.manifest["settings"]["faiss"] == "IndexIVFPQ" and "rescore-vectors.npy" in ivfpq.manifest["files"]
-    assert isinstance(ivfpq.faiss_index, RescoredIndex) and isinstance(ivfpq.faiss_index.index, faiss.IndexIVFPQ)
+    assert ivfpq.manifest["settings"]["faiss"] == faiss_type and "rescore-vectors.npy" in ivfpq.manifest["files"]
+    assert isinstance(ivfpq.faiss_index, RescoredIndex) and type(ivfpq.faiss_index.index).__name__ == faiss_type
     assert (ivfpq.vectors() == flat.vectors()).all()
     for query, options in [("requests for assistance critical infrastructure", {}),
                            ("ransomware payments", {"doc_type": "joint statement"})]:
@@ -74,6 +76,27 @@ def test_an_ivfpq_index_is_rescored_exactly_from_the_stored_vectors(tmp_path, do
         assert [hit.passage.passage_id for hit in ivfpq.search(query, k=5, **options)] == [
             hit.passage.passage_id for hit in flat.search(query, k=5, **options)
         ]
+
+
+def test_an_ivf_index_with_8_bit_codes_is_memory_mapped_and_checked(tmp_path, documents, embedder):
+    from aseancyberdocs.errors import IndexIntegrityError
+
+    docs, passages = documents
+    build_index_from_documents(docs, tmp_path / "ivf", embedder=embedder, passages=passages, index_type="ivfsq")
+    library = open_index(tmp_path / "ivf", embedder=embedder)
+    assert library._faiss_bytes is None and library._faiss_mapped is not None  # not read whole at open
+    assert library.faiss_index.ntotal == len(library.passages)
+
+    again = open_index(tmp_path / "ivf", embedder=embedder)
+    path = tmp_path / "ivf" / "vectors.faiss"
+    path.write_bytes(path.read_bytes())  # replaced after the open: another file
+    with pytest.raises(IndexIntegrityError, match="vectors.faiss has changed since the index was opened"):
+        again.faiss_index
+    with open(path, "r+b") as handle:  # damaged: the open's check fails
+        handle.seek(100)
+        handle.write(b"\xff" * 8)
+    with pytest.raises(IndexIntegrityError, match="vectors.faiss has changed since the build"):
+        open_index(tmp_path / "ivf", embedder=embedder)
 
 
 def test_the_ivfpq_short_list_rescored_finds_the_exact_neighbours():

@@ -133,8 +133,9 @@ def build_index(
         max_tokens: passage size limit in model tokens (default: the model's window).
         catalog: metadata catalog handed to ``load_document``.
         progress: called as ``progress(stage, done, total)``.
-        index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages) or
-            "auto" (flat up to HNSW_ABOVE passages, then hnsw).
+        index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages),
+            "ivfpq" or "ivfsq" (inverted lists of PQ or 8-bit codes, the short list re-scored exactly) or
+            "auto" (flat up to HNSW_ABOVE passages, hnsw up to IVFPQ_ABOVE, then ivfsq).
         strict: raise SkippedFilesError, before writing anything, if any file was skipped.
         workers: processes reading and splitting files (default ``$ASEANCYBERDOCS_WORKERS`` or one
             per CPU); 1 reads in this process. The index is the same whatever the number.
@@ -425,8 +426,9 @@ def build_index_from_documents(
         max_tokens: passage size limit in tokens (default ``embedder.max_tokens``).
         skipped: files already left out, carried into the report and manifest.
         progress: called as ``progress(stage, done, total)``.
-        index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages) or
-            "auto" (flat up to HNSW_ABOVE passages, then hnsw).
+        index_type: FAISS index, "flat" (exact), "hnsw" (approximate, for millions of passages),
+            "ivfpq" or "ivfsq" (inverted lists of PQ or 8-bit codes, the short list re-scored exactly) or
+            "auto" (flat up to HNSW_ABOVE passages, hnsw up to IVFPQ_ABOVE, then ivfsq).
 
     Returns:
         A BuildReport.

@@ -104,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--max-tokens", type=positive_int, metavar="N",
                        help="passage size limit in model tokens (default: the model's window)")
     build.add_argument("--json", action="store_true", help="print the build report as one JSON object")
-    build.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivfpq"), default="auto",
-                       help="FAISS index: exact, HNSW, IVF-PQ re-scored exactly, or by corpus size (default: auto, "
-                       "exact up to 300,000 passages, HNSW up to 2,000,000, then IVF-PQ)")
+    build.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivfpq", "ivfsq"), default="auto",
+                       help="FAISS index: exact, HNSW, IVF-PQ or IVF with 8-bit codes (both re-scored exactly), or "
+                       "by corpus size (default: auto, exact up to 300,000 passages, HNSW up to 2,000,000, then IVF "
+                       "with 8-bit codes)")
     build.add_argument("--strict", action="store_true",
                        help="fail (exit 1, index left as it was) if any file cannot be read")
     build.add_argument("--cluster", metavar="ADDRESS",

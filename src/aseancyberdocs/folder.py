@@ -52,7 +52,15 @@ from .store import (
     write_store,
 )
 from .types import Document, Passage
-from .vectors import IVFPQ_TYPE, RESCORE_VECTORS_FILE, VectorRows, build_ivfpq
+from .vectors import (
+    IVFPQ_TYPE,
+    IVFSQ_TYPE,
+    RESCORE_VECTORS_FILE,
+    RESCORED_TYPES,
+    VectorRows,
+    build_ivfpq,
+    build_ivfsq,
+)
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -86,11 +94,13 @@ def default_index_dir() -> Path:
 # Index types. Exact search (IndexFlatIP) is kept up to HNSW_ABOVE vectors: it needs no build
 # and has full recall, and benchmarks/RESULTS.md ("FAISS index types at scale") shows a single query
 # stays in milliseconds there; past it HNSW is faster per query, at a build that grows to minutes.
-INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq", "ivfsq")
 HNSW_ABOVE = 300_000
 # Past IVFPQ_ABOVE vectors an HNSW graph with its float vectors (about 1.8 KB a passage) would
-# take most of the memory of a search machine: IVF-PQ codes (dimension / 8 bytes a passage) with
-# the short list re-scored from the stored float vectors (vectors.py); benchmarks/RESULTS.md.
+# take most of the memory of a search machine: IVF with 8-bit scalar codes (one byte a dimension,
+# memory-mapped, so only the probed lists are read in) and the short list re-scored from the
+# stored float vectors (vectors.py). IVF-PQ's codes are 8 times smaller but lose the true
+# neighbours among near-copies (recall@10 0.933 against 0.977 at 10M); benchmarks/RESULTS.md.
 IVFPQ_ABOVE = 2_000_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
@@ -98,7 +108,8 @@ HNSW_EF_SEARCH = 128
 
 
 def faiss_type_for(index_type: str, vectors: int) -> str:
-    """The FAISS index class for ``index_type`` ("flat", "hnsw", "ivfpq" or "auto": by corpus size).
+    """The FAISS index class for ``index_type`` ("flat", "hnsw", "ivfpq", "ivfsq" or "auto": by
+    corpus size).
 
     Raises:
         ValueError: an unknown ``index_type``.
@@ -110,8 +121,8 @@ def faiss_type_for(index_type: str, vectors: int) -> str:
     if index_type not in INDEX_TYPES:
         raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
     if index_type == "auto":
-        index_type = "ivfpq" if vectors > IVFPQ_ABOVE else "hnsw" if vectors > HNSW_ABOVE else "flat"
-    return {"hnsw": "IndexHNSWFlat", "ivfpq": IVFPQ_TYPE}.get(index_type, "IndexFlatIP")
+        index_type = "ivfsq" if vectors > IVFPQ_ABOVE else "hnsw" if vectors > HNSW_ABOVE else "flat"
+    return {"hnsw": "IndexHNSWFlat", "ivfpq": IVFPQ_TYPE, "ivfsq": IVFSQ_TYPE}.get(index_type, "IndexFlatIP")
 
 
 def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
@@ -121,6 +132,8 @@ def _faiss_index(faiss_type: str, vectors: np.ndarray) -> Any:
     dimension = vectors.shape[1]
     if faiss_type == IVFPQ_TYPE:
         return build_ivfpq(vectors)
+    if faiss_type == IVFSQ_TYPE:
+        return build_ivfsq(vectors)
     if faiss_type == "IndexHNSWFlat":
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -178,7 +191,7 @@ def write_index(
             names = search_files.move_into(work)
         else:
             names = _write_search_files(work, passages, documents)
-        if manifest["settings"]["faiss"] == IVFPQ_TYPE:  # its short list re-scored with the exact vectors
+        if manifest["settings"]["faiss"] in RESCORED_TYPES:  # its short list re-scored with the exact vectors
             with open(work / RESCORE_VECTORS_FILE, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
             names.append(RESCORE_VECTORS_FILE)
@@ -467,6 +480,7 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
     store_path = index_path / STORE_FILE
     before, vectors_id = _file_id(store_path), _file_id(index_path / RESCORE_VECTORS_FILE)
     mapped_ids = {name: _file_id(index_path / name) for name in _MAPPED_AT_OPEN}
+    faiss_id = _file_id(index_path / FAISS_FILE)
     snapshot = _verify_files(index_path, manifest)
     mapped = _map_arrays(index_path, manifest, mapped_ids)
     store = Store(store_path)
@@ -488,12 +502,15 @@ def _open_once(index_path: Path, *, preload_model: bool = False) -> Library:
         store.close()
         raise
     library = Library(index_path, manifest, DocumentRows(store), PassageRows(store, doc_rows))
-    if manifest.get("settings", {}).get("faiss") == IVFPQ_TYPE:
+    if manifest.get("settings", {}).get("faiss") in RESCORED_TYPES:
         if RESCORE_VECTORS_FILE not in manifest.get("files", {}):
             store.close()
-            raise IndexIntegrityError(f"{index_path}: an IVF-PQ index without {RESCORE_VECTORS_FILE} in its manifest")
+            raise IndexIntegrityError(f"{index_path}: an IVF index without {RESCORE_VECTORS_FILE} in its manifest")
         library._rescore = _rescore_vectors(index_path, snapshot, vectors_id, store.passage_count)
-    library._faiss_bytes = snapshot.pop(FAISS_FILE)
+    if FAISS_FILE in snapshot:
+        library._faiss_bytes = snapshot.pop(FAISS_FILE)
+    else:  # memory-mapped on first use, from the file checked at open
+        library._faiss_mapped = faiss_id
     # BM25 and clusters load on first use, from these checked bytes (bm25.index_file_bytes) and
     # these mapped arrays (bm25.index_array).
     library._file_bytes = snapshot
@@ -599,7 +616,8 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
             raise IndexIntegrityError(f"{index_path}: the manifest names a file outside the index: {name!r}")
         if not path.is_file():
             raise IndexIntegrityError(f"{index_path}: {name} is missing")
-        if name not in _UNREAD_AT_OPEN:  # the files a reader parses at open
+        if name not in _UNREAD_AT_OPEN and not (name == FAISS_FILE and _faiss_mapped(manifest)):
+            # the files a reader parses at open
             snapshot[name] = path.read_bytes()
             digest = hashlib.sha256(snapshot[name]).hexdigest()
         elif path.stat().st_size > HASH_WHOLE_UP_TO and isinstance(sampled.get(name), dict):
@@ -620,6 +638,12 @@ _MAPPED_AT_OPEN = (BM25_FILES["data"], BM25_FILES["indices"], BM25_FILES["indptr
 _UNREAD_AT_OPEN = (STORE_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE, RESCORE_VECTORS_FILE, *_MAPPED_AT_OPEN)
 _SAMPLES = 64
 _SAMPLE_BYTES = 64 << 10
+
+
+def _faiss_mapped(manifest: dict[str, Any]) -> bool:
+    """Whether the index's FAISS file is memory-mapped rather than read whole (IVF-SQ)."""
+    settings = manifest.get("settings")
+    return isinstance(settings, dict) and settings.get("faiss") == IVFSQ_TYPE
 
 
 def sampled_sha256(path: Path) -> str:

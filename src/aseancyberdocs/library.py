@@ -60,6 +60,8 @@ class Library:
         self._embedder: Embedder | None = None
         self._faiss: Any = None
         self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
+        # set by open_index for a memory-mapped FAISS file (IVF-SQ): its identity when it was checked
+        self._faiss_mapped: tuple[int, ...] | None = None
         self._rescore: tuple[VectorRows, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
         self._citations: dict[int, Citation] = {}
         self._position: Mapping[str, int] | None = None  # doc_id -> document row, made on first use
@@ -105,19 +107,22 @@ class Library:
                 FAISS_FILE,  # folder.py opens a Library: imported here, not at the top
             )
 
-            # Read the bytes once and check them against the manifest read at open time: a build
-            # may have swapped in a new index since, and its vectors must not meet these passages.
-            data = self._faiss_bytes if self._faiss_bytes is not None else (self.index_dir / FAISS_FILE).read_bytes()
-            if hashlib.sha256(data).hexdigest() != self.manifest["files"][FAISS_FILE]:
-                raise IndexIntegrityError(
-                    f"{self.index_dir}: {FAISS_FILE} has changed since the index was opened "
-                    "(rebuilt meanwhile?): open it again"
-                )
-            try:
-                flat = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-            except RuntimeError as exc:  # FAISS reports a malformed file this way
-                raise IndexIntegrityError(f"{self.index_dir}: {FAISS_FILE} is not a FAISS index: {exc}") from exc
-            self._faiss_bytes = None
+            if self._faiss_mapped is not None:
+                flat = self._map_faiss(FAISS_FILE)
+            else:
+                # Read the bytes once and check them against the manifest read at open time: a build
+                # may have swapped in a new index since, and its vectors must not meet these passages.
+                data = self._faiss_bytes if self._faiss_bytes is not None else (self.index_dir / FAISS_FILE).read_bytes()
+                if hashlib.sha256(data).hexdigest() != self.manifest["files"][FAISS_FILE]:
+                    raise IndexIntegrityError(
+                        f"{self.index_dir}: {FAISS_FILE} has changed since the index was opened "
+                        "(rebuilt meanwhile?): open it again"
+                    )
+                try:
+                    flat = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+                except RuntimeError as exc:  # FAISS reports a malformed file this way
+                    raise IndexIntegrityError(f"{self.index_dir}: {FAISS_FILE} is not a FAISS index: {exc}") from exc
+                self._faiss_bytes = None
             if self._rescore is not None:
                 flat = RescoredIndex(flat, *self._rescore)
             if flat.ntotal != len(self.passages) or flat.d != int(self.manifest["model"]["dimension"]):
@@ -127,6 +132,22 @@ class Library:
                 )
             self._faiss = flat
         return self._faiss
+
+    def _map_faiss(self, name: str) -> Any:
+        """The FAISS file ``name`` memory-mapped, if it is still the file checked at open."""
+        import faiss
+
+        from .folder import _file_id
+
+        path = self.index_dir / name
+        if _file_id(path) != self._faiss_mapped:
+            raise IndexIntegrityError(
+                f"{self.index_dir}: {name} has changed since the index was opened (rebuilt meanwhile?): open it again"
+            )
+        try:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError as exc:
+            raise IndexIntegrityError(f"{self.index_dir}: {name} is not a FAISS index: {exc}") from exc
 
     @property
     def document_rows(self) -> np.ndarray:
