@@ -540,12 +540,12 @@ def _map_arrays(
 def _rescore_vectors(
     index_path: Path, snapshot: dict[str, bytes], vectors_id: tuple[int, ...] | None, passages: int
 ) -> tuple[VectorRows, np.ndarray]:
-    """The passage vectors of an IVF-PQ index (rows read on demand), row i being passage i."""
+    """The passage vectors of an IVF index (rows read on demand), row i being passage i."""
     snapshot.pop(RESCORE_VECTORS_FILE, None)  # read by row below, not kept whole
     try:
         vectors = VectorRows(index_path / RESCORE_VECTORS_FILE)
     except (OSError, ValueError) as exc:
-        raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF-PQ index re-scores with: {exc}") from exc
+        raise IndexIntegrityError(f"{index_path}: cannot read the vectors an IVF index re-scores with: {exc}") from exc
     if _file_id(index_path / RESCORE_VECTORS_FILE) != vectors_id:
         raise IndexIntegrityError(f"{index_path}: {RESCORE_VECTORS_FILE} was replaced while the index was opened")
     if vectors.ndim != 2 or len(vectors) != passages:

@@ -62,7 +62,7 @@ class Library:
         self._faiss_bytes: bytes | None = None  # set by open_index: the bytes checked against the manifest
         # set by open_index for a memory-mapped FAISS file (IVF-SQ): its identity when it was checked
         self._faiss_mapped: tuple[int, ...] | None = None
-        self._rescore: tuple[VectorRows, np.ndarray] | None = None  # an IVF-PQ index's exact vectors
+        self._rescore: tuple[VectorRows, np.ndarray] | None = None  # an IVF index's exact vectors
         self._citations: dict[int, Citation] = {}
         self._position: Mapping[str, int] | None = None  # doc_id -> document row, made on first use
 
