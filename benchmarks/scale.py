@@ -254,9 +254,33 @@ class BM25Writer:
         return list(FILES.values())
 
 
+def write_faiss(folder: Path, size: int) -> str:
+    """Write ``folder``'s FAISS file from its vector cache; its FAISS type."""
+    import faiss
+
+    from aseancyberdocs.index import CACHE_VECTORS_FILE, FAISS_FILE
+    from aseancyberdocs.vectors import (
+        IVFPQ_TYPE,
+        IVFSQ_TYPE,
+        RESCORED_TYPES,
+        build_ivfpq,
+        build_ivfsq,
+    )
+
+    matrix = np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r")
+    faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFSQ_TYPE if size > IVFPQ_ABOVE else IVFPQ_TYPE
+    if faiss_type in RESCORED_TYPES:
+        index = build_ivfsq(matrix) if faiss_type == IVFSQ_TYPE else build_ivfpq(matrix)
+    else:
+        index = faiss.IndexFlatIP(matrix.shape[1])
+        for start in range(0, size, 100_000):
+            index.add(np.ascontiguousarray(matrix[start:start + 100_000]))
+    faiss.write_index(index, str(folder / FAISS_FILE))
+    return faiss_type
+
+
 def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, Any]:
     """Write an index folder of ``size`` passages into ``folder``; timings of each part."""
-    import faiss
 
     from aseancyberdocs.grouping import (
         MINHASH_ABOVE,
@@ -269,7 +293,6 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     from aseancyberdocs.index import (
         CACHE_KEYS_FILE,
         CACHE_VECTORS_FILE,
-        FAISS_FILE,
         HASH_WHOLE_UP_TO,
         MANIFEST_FILE,
         REQUIRED_FILES,
@@ -279,12 +302,8 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     from aseancyberdocs.passages import embedding_text
     from aseancyberdocs.store import write_store
     from aseancyberdocs.vectors import (
-        IVFPQ_TYPE,
-        IVFSQ_TYPE,
         RESCORE_VECTORS_FILE,
         RESCORED_TYPES,
-        build_ivfpq,
-        build_ivfsq,
     )
 
     if folder.exists():
@@ -375,20 +394,12 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     del ids
 
     mark = time.perf_counter()
-    matrix = np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r")
-    faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFSQ_TYPE if size > IVFPQ_ABOVE else IVFPQ_TYPE
+    faiss_type = write_faiss(folder, size)
     if faiss_type in RESCORED_TYPES:
-        index = build_ivfsq(matrix) if faiss_type == IVFSQ_TYPE else build_ivfpq(matrix)
         # Here the cache's rows are the passages' vectors in passage order, so the exact vectors the
         # short list is re-scored with are the same bytes: a hard link, not a second copy on disk.
         os.link(folder / CACHE_VECTORS_FILE, folder / RESCORE_VECTORS_FILE)
         files.append(RESCORE_VECTORS_FILE)
-    else:
-        index = faiss.IndexFlatIP(dimension)
-        for start in range(0, size, 100_000):
-            index.add(np.ascontiguousarray(matrix[start:start + 100_000]))
-    faiss.write_index(index, str(folder / FAISS_FILE))
-    del index, matrix
     timings["faiss_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -424,6 +435,31 @@ def child_write(base: str, size: int, folder: str) -> dict[str, Any]:
     result = write_scaled(replicator, size, Path(folder))
     result["base_load_s"] = loaded
     return result
+
+
+def child_faiss(folder: str, size: int) -> dict[str, Any]:
+    """Write the FAISS file of a kept folder again with this code, and its manifest entries."""
+    from aseancyberdocs.index import (
+        FAISS_FILE,
+        HASH_WHOLE_UP_TO,
+        MANIFEST_FILE,
+        sampled_sha256,
+        sha256_file,
+    )
+
+    path = Path(folder)
+    started = time.perf_counter()
+    faiss_type = write_faiss(path, size)
+    seconds = time.perf_counter() - started
+    manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+    manifest["settings"]["faiss"] = faiss_type
+    manifest["files"][FAISS_FILE] = sha256_file(path / FAISS_FILE)
+    manifest["sampled"].pop(FAISS_FILE, None)
+    if (path / FAISS_FILE).stat().st_size > HASH_WHOLE_UP_TO:
+        manifest["sampled"][FAISS_FILE] = {"size": (path / FAISS_FILE).stat().st_size,
+                                           "sha256": sampled_sha256(path / FAISS_FILE)}
+    (path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"faiss_s": seconds, "faiss_type": faiss_type}
 
 
 def child_open(folder: str) -> dict[str, Any]:
@@ -529,6 +565,11 @@ def measure(args: argparse.Namespace, size: int, earlier: dict[str, Any] | None 
             raise SystemExit(f"--reuse-written: no folder {folder} written by this version's scale.py in scale.json")
         row.update({name: earlier[name] for name in WRITE_FIELDS if name in earlier})
         row["written_by"] = earlier.get("written_by", earlier["command"])
+        if args.rewrite_faiss:
+            rewritten = run_child("faiss", "--folder", str(folder), "--size", str(size))
+            row["write_s"] += rewritten["faiss_s"] - row["faiss_s"]
+            row.update(rewritten, faiss_rewritten=True)
+            print(f"[{time.strftime('%H:%M:%S')}] {size}: FAISS written again in {rewritten['faiss_s']:.0f} s", flush=True)
         print(f"[{time.strftime('%H:%M:%S')}] {size}: measuring {folder} again, as written by "
               f"`{row['written_by']}`", flush=True)
         # As after a write: the folder's files read through once, so the page cache holds what it
@@ -674,12 +715,17 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="write the chart and section from scale.json")
     parser.add_argument("--reuse-written", action="store_true",
                         help="open and search the folders a run with --keep wrote (its write figures kept)")
+    parser.add_argument("--rewrite-faiss", action="store_true",
+                        help="with --reuse-written: write each folder's FAISS file again with this code first")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "write":
         print(json.dumps(child_write(args.base, args.size, args.folder)))
+        return
+    if args.child == "faiss":
+        print(json.dumps(child_faiss(args.folder, args.size)))
         return
     if args.child == "open":
         print(json.dumps(child_open(args.folder)))
