@@ -293,3 +293,13 @@ def test_search_page_links_each_also_in_occurrence_to_its_paragraph(client):
     html = client.get("/", params={"q": query, "k": 3}).text
     assert '<cite id="citation-1">A/RES/80/16, para. 2 (pp. 1–2)</cite>' in html
     assert '<a href="/doc/A/C.1/80/L.20?hl=para-2#para-2">A/C.1/80/L.20, para. 2 (p. 1)</a> (2025-10-13)' in html
+
+
+def test_search_page_counts_the_places_beyond_those_listed(client, monkeypatch):
+    from aseancyberdocs import search
+
+    monkeypatch.setattr(search, "ALSO_IN_LIMIT", 0)
+    query = "Requests the Secretary-General to provide the necessary support to operationalize the Global Mechanism"
+    html = client.get("/", params={"q": query, "k": 3}).text
+    assert "A/C.1/80/L.20, para. 2 (p. 1)</a>" not in html
+    assert "Also in:\n       1 more" in html

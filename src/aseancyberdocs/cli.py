@@ -414,10 +414,11 @@ def _print_hits(hits: Sequence[Any]) -> None:
             " ".join(hit.passage.text.split()), width=100, initial_indent="     ", subsequent_indent="     "
         )
         print(wrapped)
-        if hit.also_in:
+        if hit.also_in or hit.also_in_more:
             places = ", ".join(f"{other} ({other.date or 'undated'})" for other in hit.also_in)
             if hit.also_in_more:
-                places += f" and {hit.also_in_more:,} more"
+                more = f"{hit.also_in_more:,} more"
+                places = f"{places} and {more}" if places else more
             print(textwrap.fill(f"also in: {places}", width=100, initial_indent="     ", subsequent_indent="       "))
 
 
