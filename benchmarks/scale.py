@@ -15,8 +15,9 @@ a stream (a copy at a time; no list of every Passage, no matrix of every vector 
 ``store.sqlite`` through ``store.write_store`` fed by a generator, ``cache-vectors.npy`` appended
 copy by copy, FAISS from a memory map of it (IndexFlatIP up to 100k, IVF-PQ with exact
 re-scoring up to 2M, IVF with 8-bit codes and exact re-scoring above: the 10M design), BM25's
-score matrix (bm25s's Lucene formula and file layout) from token ids gathered copy by copy, and the agreed-language clusters over all passages as the build makes
-them (grouping.py: the exact join up to ``MINHASH_ABOVE`` passages, MinHash LSH above, its
+score matrix (bm25s's Lucene formula and file layout) from token ids gathered copy by copy,
+and the agreed-language clusters over all passages as the build makes them (grouping.py: the
+exact join up to ``MINHASH_ABOVE`` passages, MinHash LSH above, its
 signatures kept in a memory-mapped file beside the folder while the stream goes by). Not written
 at scale: the shingle index of ``precedents`` (lineage.py, holds every shingle of every passage in
 memory; not needed to search).
@@ -60,8 +61,7 @@ BEGIN, END = "<!-- scale-growth:begin -->", "<!-- scale-growth:end -->"
 QUERIES = ROOT / "evaluation" / "queries.jsonl"
 VARIED = 0.05  # share of words replaced in each copy
 NOISE = 0.02  # sigma of the noise added to each copy's vectors, a dimension
-FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF-PQ with exact re-scoring above...
-IVFPQ_ABOVE = 2_000_000  # ...and IVF with 8-bit codes above this (as `build --index-type auto`)
+FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF-PQ with exact re-scoring above (to IVFPQ_ABOVE)
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
 
@@ -255,28 +255,28 @@ class BM25Writer:
 
 
 def write_faiss(folder: Path, size: int) -> str:
-    """Write ``folder``'s FAISS file from its vector cache; its FAISS type."""
+    """Write ``folder``'s FAISS file from its vector cache, as a build would; its FAISS type.
+
+    IndexFlatIP up to FLAT_UP_TO passages, IVF-PQ up to the build's IVFPQ_ABOVE, IVF with 8-bit
+    codes above (where `build --index-type auto` puts HNSW between 300k and 2M, this keeps IVF-PQ).
+    """
     import faiss
 
-    from aseancyberdocs.index import CACHE_VECTORS_FILE, FAISS_FILE
-    from aseancyberdocs.vectors import (
-        IVFPQ_TYPE,
-        IVFSQ_TYPE,
-        RESCORED_TYPES,
-        build_ivfpq,
-        build_ivfsq,
-    )
+    from aseancyberdocs.folder import _faiss_index
+    from aseancyberdocs.index import CACHE_VECTORS_FILE, FAISS_FILE, IVFPQ_ABOVE
+    from aseancyberdocs.vectors import IVFPQ_TYPE, IVFSQ_TYPE
 
-    matrix = np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r")
     faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFSQ_TYPE if size > IVFPQ_ABOVE else IVFPQ_TYPE
-    if faiss_type in RESCORED_TYPES:
-        index = build_ivfsq(matrix) if faiss_type == IVFSQ_TYPE else build_ivfpq(matrix)
-    else:
-        index = faiss.IndexFlatIP(matrix.shape[1])
-        for start in range(0, size, 100_000):
-            index.add(np.ascontiguousarray(matrix[start:start + 100_000]))
+    index = _faiss_index(faiss_type, np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r"))
     faiss.write_index(index, str(folder / FAISS_FILE))
     return faiss_type
+
+
+def sampled_entry(path: Path) -> dict[str, Any]:
+    """The manifest's "sampled" entry of a file: its size and sampled sha256."""
+    from aseancyberdocs.index import sampled_sha256
+
+    return {"size": path.stat().st_size, "sha256": sampled_sha256(path)}
 
 
 def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, Any]:
@@ -296,7 +296,6 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
         HASH_WHOLE_UP_TO,
         MANIFEST_FILE,
         REQUIRED_FILES,
-        sampled_sha256,
         sha256_file,
     )  # fmt: skip
     from aseancyberdocs.passages import embedding_text
@@ -413,7 +412,7 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     manifest["replicated"] = {"base_passages": per, "copies": copies, "varied_words": VARIED, "vector_noise": NOISE}
     names = [*REQUIRED_FILES, *files]
     manifest["files"] = {name: sha256_file(folder / name) for name in names}
-    manifest["sampled"] = {name: {"size": (folder / name).stat().st_size, "sha256": sampled_sha256(folder / name)}
+    manifest["sampled"] = {name: sampled_entry(folder / name)
                            for name in names if (folder / name).stat().st_size > HASH_WHOLE_UP_TO}
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     timings["manifest_s"] = time.perf_counter() - mark
@@ -443,7 +442,6 @@ def child_faiss(folder: str, size: int) -> dict[str, Any]:
         FAISS_FILE,
         HASH_WHOLE_UP_TO,
         MANIFEST_FILE,
-        sampled_sha256,
         sha256_file,
     )
 
@@ -456,8 +454,7 @@ def child_faiss(folder: str, size: int) -> dict[str, Any]:
     manifest["files"][FAISS_FILE] = sha256_file(path / FAISS_FILE)
     manifest["sampled"].pop(FAISS_FILE, None)
     if (path / FAISS_FILE).stat().st_size > HASH_WHOLE_UP_TO:
-        manifest["sampled"][FAISS_FILE] = {"size": (path / FAISS_FILE).stat().st_size,
-                                           "sha256": sampled_sha256(path / FAISS_FILE)}
+        manifest["sampled"][FAISS_FILE] = sampled_entry(path / FAISS_FILE)
     (path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return {"faiss_s": seconds, "faiss_type": faiss_type}
 

@@ -38,7 +38,7 @@ from aseancyberdocs.search import (
     GROUP_FETCH,
     RERANK_DEPTH,
     _also_in,
-    _draft_documents,
+    _document_facts,
     _normalised_texts,
     _Ranker,
     _sources,
@@ -76,7 +76,7 @@ def prepare(library, queries, sentences=True):
 
 def judge(library, prepared, weights, pages, also):
     results = []
-    ids, drafts = cluster_ids(library), _draft_documents(library)
+    ids, drafts = cluster_ids(library), _document_facts(library).drafts
     for query, rows, matrix in prepared:
         scores = rerank.score(matrix, weights)
         ranked = sorted(zip(rows, scores.tolist()), key=lambda item: (-item[1], item[0]))[: K * GROUP_FETCH]
@@ -84,7 +84,7 @@ def judge(library, prepared, weights, pages, also):
         items = []
         for row, _ in picked:
             if row not in also:
-                also[row] = tuple((c.doc_id, c.label) for c in _also_in(library, ids, row, None))
+                also[row] = tuple((c.doc_id, c.label) for c in _also_in(library, ids, row, None)[0])
             passage = library.passages[row]
             items.append(Retrieved(passage.doc_id, passage.text, None, None, also[row]))
         results.append(judge_query(query, items, k=K))

@@ -616,7 +616,7 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
             raise IndexIntegrityError(f"{index_path}: the manifest names a file outside the index: {name!r}")
         if not path.is_file():
             raise IndexIntegrityError(f"{index_path}: {name} is missing")
-        if name not in _UNREAD_AT_OPEN and not (name == FAISS_FILE and _faiss_mapped(manifest)):
+        if name not in _UNREAD_AT_OPEN and not (name == FAISS_FILE and _maps_faiss(manifest)):
             # the files a reader parses at open
             snapshot[name] = path.read_bytes()
             digest = hashlib.sha256(snapshot[name]).hexdigest()
@@ -640,7 +640,7 @@ _SAMPLES = 64
 _SAMPLE_BYTES = 64 << 10
 
 
-def _faiss_mapped(manifest: dict[str, Any]) -> bool:
+def _maps_faiss(manifest: dict[str, Any]) -> bool:
     """Whether the index's FAISS file is memory-mapped rather than read whole (IVF-SQ)."""
     settings = manifest.get("settings")
     return isinstance(settings, dict) and settings.get("faiss") == IVFSQ_TYPE

@@ -178,16 +178,16 @@ MINHASH_ABOVE = 200_000
 PERMUTATIONS = 128
 BANDS, BAND_ROWS = 16, 8
 _SEED = 20_181_205
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _EMPTY = np.uint32(0xFFFFFFFF)
 
 
-def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: 64-bit values well spread (uint64 in, uint64 out)."""
+def _combine(key: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``key`` extended by ``values`` in order, well spread (splitmix64's finaliser; uint64)."""
     with np.errstate(over="ignore"):
-        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return values ^ (values >> np.uint64(31))
+        key = key * np.uint64(0x9E3779B97F4A7C15) + values
+        key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return key ^ (key >> np.uint64(31))
 
 
 class MinHasher:
@@ -234,11 +234,10 @@ class MinHasher:
         words = np.asarray(flat, dtype=np.uint64)
         lengths = np.diff(starts) - 1
         hashes = np.zeros(len(words), dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for offset in range(SHINGLE):
-                shifted = np.zeros(len(words), dtype=np.uint64)
-                shifted[: len(words) - offset] = words[offset:]
-                hashes = _mix(hashes * np.uint64(0x9E3779B97F4A7C15) + shifted)
+        for offset in range(SHINGLE):
+            shifted = np.zeros(len(words), dtype=np.uint64)
+            shifted[: len(words) - offset] = words[offset:]
+            hashes = _combine(hashes, shifted)
         # A shingle starting at word i of a text is whole when i + SHINGLE <= its length; a short
         # text keeps the one "shingle" at its first word, which mixes its words and the separator.
         position = np.arange(len(words), dtype=np.int64) - np.repeat(starts[:-1], lengths + 1)
@@ -264,16 +263,12 @@ class MinHasher:
         return out
 
 
-def band_keys(signatures: np.ndarray, bands: int = BANDS, rows: int = BAND_ROWS) -> np.ndarray:
-    """One 64-bit key per band of each signature (``bands`` columns); equal bands, equal keys."""
-    keys = np.zeros((len(signatures), bands), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for band in range(bands):
-            key = np.full(len(signatures), band + 1, dtype=np.uint64)
-            for column in range(band * rows, (band + 1) * rows):
-                key = _mix(key * np.uint64(0x9E3779B97F4A7C15) + signatures[:, column].astype(np.uint64))
-            keys[:, band] = key
-    return keys
+def band_key(band: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row of ``band`` (a signature's columns of one band): equal bands, equal keys."""
+    key = np.zeros(len(band), dtype=np.uint64)
+    for column in range(band.shape[1]):
+        key = _combine(key, band[:, column].astype(np.uint64))
+    return key
 
 
 def minhash_clusters(
@@ -308,7 +303,7 @@ def minhash_clusters(
     needed = math.ceil(threshold * signatures.shape[1] - 1e-9)
     roots = np.arange(count, dtype=np.int64)
     for band in range(BANDS):
-        keys = band_keys(np.asarray(signatures[:, band * BAND_ROWS : (band + 1) * BAND_ROWS]), bands=1)[:, 0]
+        keys = band_key(np.asarray(signatures[:, band * BAND_ROWS : (band + 1) * BAND_ROWS]))
         order = np.argsort(keys, kind="stable")  # rows ascending within a key
         ordered = keys[order]
         del keys
@@ -419,9 +414,13 @@ def write_clusters(folder: Path, passages: Sequence[Passage]) -> str:
     (``minhash_clusters``); the file's ``measure`` says which.
     """
     texts = [passage.text for passage in passages]
-    if len(texts) > MINHASH_ABOVE:
-        return write_cluster_ids(folder, minhash_clusters(texts).tolist(), minhash=True)
-    return write_cluster_ids(folder, clusters(texts))
+    return write_cluster_ids(folder, cluster_texts(texts), minhash=len(texts) > MINHASH_ABOVE)
+
+
+def cluster_texts(texts: Sequence[str]) -> list[int]:
+    """The cluster id of each text: exact (``clusters``) up to ``MINHASH_ABOVE`` texts, MinHash LSH's
+    (``minhash_clusters``) above."""
+    return minhash_clusters(texts).tolist() if len(texts) > MINHASH_ABOVE else clusters(texts)
 
 
 def write_cluster_ids(folder: Path, ids: Sequence[int], *, minhash: bool = False) -> str:
@@ -450,7 +449,7 @@ def cluster_ids(library: Library) -> np.ndarray:
         data = index_file_bytes(library, CLUSTERS_FILE)
         if data is None:
             logger.info("%s has no %s: computing agreed-language clusters", library.index_dir, CLUSTERS_FILE)
-            ids = clusters([passage.text for passage in library.passages])
+            ids = cluster_texts([passage.text for passage in library.passages])
         else:
             try:
                 ids = json.loads(data)["clusters"]

@@ -268,7 +268,7 @@ def search(
         from .grouping import cluster_ids, collapse
 
         ids = cluster_ids(library)
-        drafts = _draft_documents(library)
+        drafts = _document_facts(library).drafts
     while True:
         ranked = ranker.top(depth)
         picked = collapse(ranked, ids, drafts, library.document_rows, k) if group else ranked[:k]
@@ -526,31 +526,26 @@ def feedback_vector(question: np.ndarray, feedback: np.ndarray, weight: float) -
     return moved / norm if norm > 0 else np.asarray(question, dtype=np.float32)
 
 
-_drafts: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
-_history: weakref.WeakKeyDictionary[Any, list[tuple[str, str]]] = weakref.WeakKeyDictionary()
+class _DocumentFacts(NamedTuple):
+    drafts: np.ndarray  # per document row: whether the document is a draft
+    history: list[tuple[str, str]]  # per document row: (date, doc_id) as ``also_in`` orders them
 
 
-def _draft_documents(library: Library) -> np.ndarray:
-    """Per document row of ``library``, whether the document is a draft (read once)."""
-    drafts = _drafts.get(library)
-    if drafts is None:
+_facts: weakref.WeakKeyDictionary[Any, _DocumentFacts] = weakref.WeakKeyDictionary()
+
+
+def _document_facts(library: Library) -> _DocumentFacts:
+    """What grouping reads of every document of ``library``, from one read of their fields."""
+    facts = _facts.get(library)
+    if facts is None:
         from .store import document_fields
 
         fields = document_fields(library.documents)
-        drafts = _drafts[library] = np.fromiter(
-            (item.doc_type.startswith("draft") for item in fields), dtype=bool, count=len(fields)
+        facts = _facts[library] = _DocumentFacts(
+            np.fromiter((item.doc_type.startswith("draft") for item in fields), dtype=bool, count=len(fields)),
+            [(item.date or "9999", item.doc_id) for item in fields],
         )
-    return drafts
-
-
-def _history_keys(library: Library) -> list[tuple[str, str]]:
-    """Per document row of ``library``, (date, doc_id) as ``also_in`` orders them (read once)."""
-    keys = _history.get(library)
-    if keys is None:
-        from .store import document_fields
-
-        keys = _history[library] = [(item.date or "9999", item.doc_id) for item in document_fields(library.documents)]
-    return keys
+    return facts
 
 
 _members: weakref.WeakKeyDictionary[Any, ClusterMembers] = weakref.WeakKeyDictionary()
@@ -570,7 +565,7 @@ def _also_in(
     # Undated documents last; then by symbol and place, so the list reads as a history.
     if len(others) > ALSO_IN_LIMIT:
         # Only the listed ones become citations: ordered by their documents' fields.
-        keys, documents = _history_keys(library), library.document_rows
+        keys, documents = _document_facts(library).history, library.document_rows
         others = sorted(others, key=lambda other: (*keys[int(documents[other])], other))
         more = len(others) - ALSO_IN_LIMIT
         if hasattr(library.passages, "many"):  # a stored index: the listed passages read in one query

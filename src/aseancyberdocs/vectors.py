@@ -61,8 +61,8 @@ class VectorRows:
 
     A short list is a few hundred scattered rows: read one by one, they cost a system call each
     and no resident memory, where a memory map would keep every page it faulted in (and the
-    kernel faults in the cached pages around each one) in the process's resident set. Large
-    requests (``reconstruct_n``) read through a memory map.
+    kernel faults in the cached pages around each one) in the process's resident set. Rows that
+    follow one another in the file come in one call.
 
     Raises:
         ValueError: the file is not a 2-D little-endian float32 .npy matrix in C order.
@@ -159,13 +159,7 @@ def build_ivfpq(vectors: np.ndarray, *, seed: int = 1234) -> Any:
         clustering.seed = seed
         clustering.niter = _TRAIN_ITERATIONS
         clustering.max_points_per_centroid = _SAMPLE_PER_CENTROID
-    limit = max(lists, 1 << bits) * _SAMPLE_PER_CENTROID
-    sample = vectors if count <= limit else vectors[np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))]
-    index.train(sample)
-    index.add(vectors)
-    index.nprobe = min(NPROBE, lists)  # stored in the file
-    index.quantizer = quantizer  # keep it alive with the index (FAISS does not own it)
-    return index
+    return _train_and_fill(index, quantizer, vectors, max(lists, 1 << bits) * _SAMPLE_PER_CENTROID, seed)
 
 
 def build_ivfsq(vectors: np.ndarray, *, seed: int = 1234) -> Any:
@@ -184,12 +178,18 @@ def build_ivfsq(vectors: np.ndarray, *, seed: int = 1234) -> Any:
     # on up to _SQ_TRAIN vectors. On 10M replicated passages, 10 rounds on 64 vectors a list (as
     # for IVF-PQ) found 0.940 of the exact top 10, these 0.977 (benchmarks/scale.py).
     index.cp.seed = seed
-    limit = _SQ_TRAIN
+    return _train_and_fill(index, quantizer, vectors, _SQ_TRAIN, seed)
+
+
+def _train_and_fill(index: Any, quantizer: Any, vectors: np.ndarray, limit: int, seed: int) -> Any:
+    """``index`` (an IVF index over ``quantizer``) trained on up to ``limit`` of ``vectors`` (a seeded
+    sample), holding them all, row i = id i, probing NPROBE lists."""
+    count = len(vectors)
     sample = vectors if count <= limit else vectors[np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))]
     index.train(sample)
     for start in range(0, count, 1 << 20):  # added in slices: no second copy of a memory map
         index.add(np.ascontiguousarray(vectors[start : start + (1 << 20)]))
-    index.nprobe = min(NPROBE, lists)  # stored in the file
+    index.nprobe = min(NPROBE, index.nlist)  # stored in the file
     index.quantizer = quantizer  # keep it alive with the index (FAISS does not own it)
     return index
 
