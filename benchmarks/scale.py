@@ -61,7 +61,7 @@ BEGIN, END = "<!-- scale-growth:begin -->", "<!-- scale-growth:end -->"
 QUERIES = ROOT / "evaluation" / "queries.jsonl"
 VARIED = 0.05  # share of words replaced in each copy
 NOISE = 0.02  # sigma of the noise added to each copy's vectors, a dimension
-FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF-PQ with exact re-scoring above (to IVFPQ_ABOVE)
+FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF of 8-bit codes with exact re-scoring above
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
 
@@ -257,16 +257,16 @@ class BM25Writer:
 def write_faiss(folder: Path, size: int) -> str:
     """Write ``folder``'s FAISS file from its vector cache, as a build would; its FAISS type.
 
-    IndexFlatIP up to FLAT_UP_TO passages, IVF-PQ up to the build's IVFPQ_ABOVE, IVF with 8-bit
-    codes above (where `build --index-type auto` puts HNSW between 300k and 2M, this keeps IVF-PQ).
+    IndexFlatIP up to FLAT_UP_TO passages, IVF with 8-bit codes above (where `build --index-type
+    auto` puts HNSW between 300k and 2M: a graph of float vectors in memory).
     """
     import faiss
 
     from aseancyberdocs.folder import _faiss_index
-    from aseancyberdocs.index import CACHE_VECTORS_FILE, FAISS_FILE, IVFPQ_ABOVE
-    from aseancyberdocs.vectors import IVFPQ_TYPE, IVFSQ_TYPE
+    from aseancyberdocs.index import CACHE_VECTORS_FILE, FAISS_FILE
+    from aseancyberdocs.vectors import IVFSQ_TYPE
 
-    faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFSQ_TYPE if size > IVFPQ_ABOVE else IVFPQ_TYPE
+    faiss_type = "IndexFlatIP" if size <= FLAT_UP_TO else IVFSQ_TYPE
     index = _faiss_index(faiss_type, np.load(folder / CACHE_VECTORS_FILE, mmap_mode="r"))
     faiss.write_index(index, str(folder / FAISS_FILE))
     return faiss_type

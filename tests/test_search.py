@@ -276,3 +276,45 @@ def test_hybrid_dense_retrieval_runs_again_with_the_feedback_vector(library, mon
     hit = library.search(query, k=1, group=False)[0]
     row = library.passages.index(hit.passage)
     assert hit.scores["dense"] == pytest.approx(float(vectors[row] @ plain.vector), abs=1e-5)
+
+
+@pytest.mark.parametrize("group", [True, False])
+def test_a_large_index_runs_its_first_dense_pass_beside_bm25_with_the_same_hits(library, monkeypatch, group):
+    import threading
+
+    queries = ["ransomware critical infrastructure", "norms of responsible State behaviour", "73/27 capacity"]
+    expected = [[(hit.passage.passage_id, hit.score, hit.scores) for hit in library.search(q, k=5, group=group)]
+                for q in queries]
+    threads = []
+    real = search_module.dense_candidates
+
+    def noted(*args, **options):
+        threads.append(threading.current_thread().name)
+        return real(*args, **options)
+
+    encoded = []
+    encode = library.encode_query
+
+    def counted(text):
+        encoded.append(text)
+        return encode(text)
+
+    monkeypatch.setattr(search_module, "dense_candidates", noted)
+    monkeypatch.setattr(library, "encode_query", counted)
+    monkeypatch.setattr(search_module, "AHEAD_ABOVE", 0)  # every index counts as large
+    found = [[(hit.passage.passage_id, hit.score, hit.scores) for hit in library.search(q, k=5, group=group)]
+             for q in queries]
+    assert found == expected
+    assert encoded == queries  # each question encoded once, in the thread that ran ahead
+    assert "aseancyberdocs-dense" in threads  # the first pass ran in its own thread...
+    assert threading.current_thread().name in threads  # ...the feedback pass in the caller's
+
+
+def test_an_error_of_the_dense_pass_run_ahead_reaches_the_caller(library, monkeypatch):
+    def broken(*args, **options):
+        raise RuntimeError("the FAISS index could not be read")
+
+    monkeypatch.setattr(search_module, "AHEAD_ABOVE", 0)
+    monkeypatch.setattr(search_module, "dense_candidates", broken)
+    with pytest.raises(RuntimeError, match="could not be read"):
+        library.search("ransomware", k=3)

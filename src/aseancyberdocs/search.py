@@ -95,6 +95,9 @@ REACH_LIMIT = 1000
 # On dev (evaluation/queries.jsonl, 124 queries) all / 200 / 100 / 60 gave the same R@5 0.870 and
 # MRR@10 0.772 (test: 0.850 / 0.751 each) while the 124 queries took 2.6 / 1.6 / 1.6 / 1.5 s.
 RERANK_DEPTH = 100
+# From this many passages up, hybrid search encodes the question and runs its first dense pass in a
+# second thread while BM25 adds up the question's postings (tens of milliseconds at millions).
+AHEAD_ABOVE = 1_000_000
 
 
 class Candidate(NamedTuple):
@@ -388,9 +391,11 @@ class _Ranker:
         Dense retrieval runs twice when feedback is on (``FEEDBACK_DEPTH``): with the question's
         vector, then with ``feedback_vector`` made from that pass's best fused passages.
         """
+        ahead = self._dense_ahead(reach)
         sparse_base = {c.index: c.score for c in self.bm25_top(reach)}
         boost = self.document_boost()
-        dense_scores, sparse_scores = self._candidates(self.vector, reach, sparse_base, boost)
+        found = ahead.result() if ahead is not None else None  # the question's vector is known after it
+        dense_scores, sparse_scores = self._candidates(self.vector, reach, sparse_base, boost, found)
         if FEEDBACK_DEPTH > 0 and FEEDBACK_WEIGHT > 0:
             fused = fuse(dense_scores, sparse_scores, boost)
             best = sorted(fused, key=lambda row: (-fused[row], row))[:FEEDBACK_DEPTH]
@@ -398,12 +403,26 @@ class _Ranker:
             dense_scores, sparse_scores = self._candidates(self.dense_vector, reach, sparse_base, boost)
         return dense_scores, sparse_scores, boost
 
+    def _dense_ahead(self, reach: int) -> _Ahead | None:
+        """On a large index, the question's encoding and its first dense pass started in a thread,
+        to run while BM25 adds up its postings in this one (None on a smaller index)."""
+        if self.sources.count < AHEAD_ABOVE:
+            return None
+        return _Ahead(lambda: dense_candidates(self.sources.dense_index(), self.vector, reach, self.mask))
+
     def _candidates(
-        self, vector: np.ndarray, reach: int, sparse_base: dict[int, float], boost: PassageScores | None
+        self,
+        vector: np.ndarray,
+        reach: int,
+        sparse_base: dict[int, float],
+        boost: PassageScores | None,
+        found: list[Candidate] | None = None,
     ) -> tuple[dict[int, float], dict[int, float]]:
-        """Dense's ``reach`` best for ``vector`` and BM25's (a copy of ``sparse_base``), the best-named
-        documents' unreached passages added to both."""
-        dense = {c.index: c.score for c in dense_candidates(self.sources.dense_index(), vector, reach, self.mask)}
+        """Dense's ``reach`` best for ``vector`` (``found``, when already searched) and BM25's (a copy of
+        ``sparse_base``), the best-named documents' unreached passages added to both."""
+        if found is None:
+            found = dense_candidates(self.sources.dense_index(), vector, reach, self.mask)
+        dense = {c.index: c.score for c in found}
         sparse = dict(sparse_base)
         if boost is not None:
             self._reach_named(boost, dense, sparse, vector)
@@ -487,6 +506,31 @@ class _Ranker:
         if self.mode == "hybrid":
             scores["fused"] = float(self._fused.get(row, 0.0))
         return scores
+
+
+class _Ahead:
+    """A call run in a thread of its own; ``result`` waits for it and returns or raises what it did."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        import threading
+
+        self._call = call
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="aseancyberdocs-dense", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # noqa: BLE001 - raised again by result(), in the asking thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def fuse(dense: Mapping[int, float], sparse: Mapping[int, float], boost: PassageScores | None) -> dict[int, float]:
