@@ -210,3 +210,24 @@ def test_best_rows_from_a_sampled_threshold_equal_ranking_every_scored_row(seed,
     few = np.zeros(20_000, dtype=np.float32)
     few[[5, 700, 19_999]] = [1.0, 3.0, 1.0]  # fewer positive rows than asked: all of them
     assert bm25.best_rows(few, 10).tolist() == [700, 5, 19_999]
+
+
+@pytest.mark.parametrize("query", ["critical infrastructure ransomware", "73/27", "States States cooperation", "zzzz"])
+def test_many_postings_are_added_by_the_compiled_loop_to_the_same_scores(built_index, embedder, monkeypatch, query):
+    from aseancyberdocs import bm25
+
+    index = bm25_index(open_index(built_index, embedder=embedder))
+    expected = index.scores(query)  # np.add.at, column by column
+    assert bm25._column_adder() is not None  # scipy's loop is there and adds as np.add.at does
+    monkeypatch.setattr(bm25, "COMPILED_ABOVE", 0)
+    np.testing.assert_array_equal(index.scores(query), expected)  # bit for bit
+
+
+def test_without_the_compiled_loop_the_scores_are_added_in_numpy(built_index, embedder, monkeypatch):
+    from aseancyberdocs import bm25
+
+    index = bm25_index(open_index(built_index, embedder=embedder))
+    expected = index.scores("critical infrastructure")
+    monkeypatch.setattr(bm25, "COMPILED_ABOVE", 0)
+    monkeypatch.setattr(bm25, "_column_adder", lambda: None)  # scipy without that loop
+    np.testing.assert_array_equal(index.scores("critical infrastructure"), expected)
