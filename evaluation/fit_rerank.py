@@ -186,7 +186,8 @@ def main(argv=None) -> int:
                   f"(sd {statistics.stdev(r5s):.3f}) MRR {statistics.fmean(mrrs):.3f} (sd {statistics.stdev(mrrs):.3f})")
     weights, _ = fit(library, dev, pages, also, args.without)
     print("WEIGHTS = {" + ", ".join(f'"{name}": {value}' for name, value in weights.items()) + "}")
-    for label, chosen in (("first stage", FIRST_STAGE), ("second stage (fitted)", weights)):
+    stages = (("first stage", FIRST_STAGE), ("second stage (rerank.WEIGHTS)", rerank.WEIGHTS), ("second stage (fitted)", weights))
+    for label, chosen in stages:
         for split, prepared in (("dev", dev), ("test", test)):
             table = summary(judge(library, prepared, chosen, pages, also))
             print(f"\n{label}, {split}:  " + "  ".join(

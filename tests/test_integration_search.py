@@ -54,6 +54,23 @@ def test_paraphrase_finds_its_paragraph_first(real_index, query, doc_id, label):
     assert hit.citation.formatted.startswith(hit.citation.symbol or hit.citation.title)
 
 
+@pytest.mark.parametrize(
+    ("written", "other"),
+    [
+        # British spelling against the UN's -ize.
+        ("Did the Assembly recognise the need to criminalise the misuse of ICTs by terrorists?",
+         "Did the Assembly recognize the need to criminalize the misuse of ICTs by terrorists?"),
+        # The UN's "programme" against the statements' "program".
+        ("the programme on ransomware", "the program on ransomware"),
+    ],
+)
+def test_either_spelling_finds_the_same_paragraphs(real_index, written, other):
+    # BM25 alone, where a spelling the passages do not use would match nothing.
+    library = open_index(real_index)
+    first, second = ([hit.passage.passage_id for hit in library.search(text, k=3, mode="bm25")] for text in (written, other))
+    assert first == second
+
+
 def test_every_hit_quotes_its_document(real_index):
     from aseancyberdocs.rerank import WEIGHTS
 

@@ -52,6 +52,57 @@ def test_plain_phrases_bring_the_texts_terms_matched_by_stems():
     assert expand("the working group") == "the working group"
 
 
+COUNTS = {
+    "criminalize": 12, "organized": 30, "organization": 150, "organisation": 128, "behaviour": 40,
+    "behavior": 8, "centres": 66, "programme": 513, "program": 13, "offence": 73, "analyze": 2,
+    "cybercrime": 49, "cybersecurity": 35,
+}
+
+
+def frequency(words: str) -> int:
+    return COUNTS.get(words, 0)
+
+
+def test_a_word_gets_its_other_spelling_where_the_texts_use_that_more():
+    from aseancyberdocs.reading import spelling_variants
+
+    assert spelling_variants("Does the convention criminalise organised crime?", frequency) == ["criminalize", "organized"]
+    assert spelling_variants("responsible State behavior in the program", frequency) == ["behaviour", "programme"]
+    assert spelling_variants("an offense against a computer system", frequency) == ["offence"]
+    assert spelling_variants("organisation", frequency) == ["organization"]
+    assert spelling_variants("analyse the threats", frequency) == ["analyze"]
+    # The common spelling gets nothing: a rare one would weigh more than it.
+    assert spelling_variants("behaviour, centres, programme, organization, offence", frequency) == []
+    # Words with no other spelling, and other spellings no passage holds.
+    assert spelling_variants("exercise and advise; recognise", frequency) == []
+
+
+def test_compounds_get_the_form_the_texts_write():
+    from aseancyberdocs.reading import spelling_variants
+
+    assert spelling_variants("cyber crime and cyber-security", frequency) == ["cybercrime", "cybersecurity"]
+    # Written as two words in the texts too: nothing to add.
+    assert spelling_variants("cyber attacks", frequency) == []
+    assert spelling_variants("cybercrime", frequency) == []
+
+
+def test_expand_adds_spellings_only_when_it_knows_the_passages():
+    assert expand("criminalise misuse of devices") == "criminalise misuse of devices"
+    assert expand("criminalise misuse of devices", frequency) == "criminalise misuse of devices criminalize"
+    assert expand("the OEWG on behavior", frequency) == "the OEWG on behavior open-ended working group behaviour"
+
+
+def test_the_index_counts_passages_by_token(library):
+    from aseancyberdocs.bm25 import bm25_index
+
+    index = bm25_index(library)
+    assert index.frequency("convene") == 1
+    assert index.frequency("convening") == 1  # the same stem
+    assert index.frequency("the") == 0  # a stopword
+    assert index.frequency("zeppelin") == 0
+    assert index.frequency("convene zeppelin") == 0  # the least of its tokens
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     built = [

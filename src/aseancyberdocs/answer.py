@@ -391,12 +391,13 @@ _label_rows: weakref.WeakKeyDictionary[Any, _RowsByLabel] = weakref.WeakKeyDicti
 def _coverage(library: Library, question: str, hit: Hit) -> float:
     """The share of the question's words (BM25 tokens, IDF-weighted, short forms spelled out) in the hit's passage."""
     from . import rerank
+    from .bm25 import bm25_index
     from .reading import bm25_query
 
     row = library.passage_row(hit.passage.passage_id)
     if row is None:
         return 0.0
-    matrix = rerank.features(library, bm25_query(question), [row], {}, {}, None, None)
+    matrix = rerank.features(library, bm25_query(question, bm25_index(library).frequency), [row], {}, {}, None, None)
     return float(matrix[0, rerank.FEATURES.index("coverage")])
 
 

@@ -214,6 +214,21 @@ class BM25Index:
         """
         return QueryScores(self, self._columns(query))
 
+    def frequency(self, words: str) -> int:
+        """How many passages hold every token of ``words`` at most: the least document frequency of
+        its tokens (0 for a stopword or a word no passage holds).
+
+        Example:
+            >>> bm25_index(library).frequency("behaviour") > bm25_index(library).frequency("behavior")  # doctest: +SKIP
+            True
+        """
+        indptr = self.retriever.scores["indptr"]
+        counts = [
+            int(indptr[column + 1] - indptr[column]) if (column := self.vocab.get(token)) is not None else 0
+            for token in tokenize(words)
+        ]
+        return min(counts, default=0)
+
     def _columns(self, query: str) -> list[int]:
         return sorted({self.vocab[token] for token in tokenize(query) if token in self.vocab and token})
 

