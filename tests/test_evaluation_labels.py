@@ -6,6 +6,7 @@ Parsing only (load_document + make_passages, no embedding): the ~60 referenced d
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -23,11 +24,12 @@ def _source_of(corpus_dir, doc_id):
     return None
 
 
-def test_every_label_holds_its_quote(corpus_dir):
+@pytest.mark.parametrize("queries_file", ["queries.jsonl", "citations.jsonl"])
+def test_every_label_holds_its_quote(corpus_dir, queries_file):
     from aseancyberdocs.passages import make_passages
     from aseancyberdocs.sources import load_document
 
-    queries = load_queries()
+    queries = load_queries(Path(__file__).resolve().parents[1] / "evaluation" / queries_file)
     wanted = defaultdict(list)
     for query in queries:
         for rel in query.relevant:

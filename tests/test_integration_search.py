@@ -71,6 +71,21 @@ def test_either_spelling_finds_the_same_paragraphs(real_index, written, other):
     assert first == second
 
 
+@pytest.mark.parametrize(
+    ("query", "doc_id", "label"),
+    [
+        # Without reading the place cited, each of these ranks another paragraph first.
+        ("OP 3 of A/RES/73/266", "A/RES/73/266", "para. 3"),
+        ("PP 5 of 73/266", "A/RES/73/266", "preamble, para. 5"),
+        ("73/27 preambular paragraph 3", "A/RES/73/27", "preamble, para. 3"),
+        ("A/RES/73/27 preambular paragraph 10", "A/RES/73/27", "preamble, para. 10"),
+    ],
+)
+def test_a_cited_paragraph_comes_first(real_index, query, doc_id, label):
+    hit = open_index(real_index).search(query, k=3)[0]
+    assert (hit.passage.doc_id, hit.passage.label) == (doc_id, label), str(hit.citation)
+
+
 def test_every_hit_quotes_its_document(real_index):
     from aseancyberdocs.rerank import WEIGHTS
 

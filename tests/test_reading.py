@@ -103,6 +103,55 @@ def test_the_index_counts_passages_by_token(library):
     assert index.frequency("convene zeppelin") == 0  # the least of its tokens
 
 
+@pytest.mark.parametrize(
+    ("question", "article", "paragraph", "subs", "preamble"),
+    [
+        ("art 11 cybercrime convention", "11", None, (), False),
+        ("What does Article 22(1)(b) of the Convention say?", "22", "1", ("b",), False),
+        ("article 40, paragraph 21 (b)", "40", "21", ("b",), False),
+        ("A/RES/73/27 para 1.3", None, "1.3", (), False),
+        ("OP 4 of resolution 78/16", None, "4", (), False),
+        ("78/16 PP12", None, "12", (), True),
+        ("preambular paragraph 3 of 75/240", None, "3", (), True),
+        ("operative paragraph 3 (a)", None, "3", ("a",), False),
+    ],
+)
+def test_a_cited_place_is_read_from_the_question(question, article, paragraph, subs, preamble):
+    from aseancyberdocs.reading import CitedPlace, cited_place
+
+    assert cited_place(question) == CitedPlace(article, paragraph, subs, preamble)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which article covers misuse of devices?", "state of the art 5G networks", "see pp. 3-4", "the 24/7 network",
+     "op-ed on cyber norms"],
+)
+def test_a_question_citing_no_place_has_none(question):
+    from aseancyberdocs.reading import cited_place
+
+    assert cited_place(question) is None
+
+
+def test_a_cited_place_holds_what_is_inside_it_by_depth():
+    from aseancyberdocs.reading import CitedPlace
+
+    article = CitedPlace("11", None)
+    assert article.depth("annex, art. 11") == 0
+    assert article.depth("annex, art. 11, para. 2") == 1
+    assert article.depth("annex, art. 11, para. 1 (a) (i)") == 3
+    assert article.depth("annex, art. 1, para. 1") is None and article.depth("annex, art. 111") is None
+    paragraph = CitedPlace("22", "1", ("b",))
+    assert paragraph.depth("annex, art. 22, para. 1 (b)") == 0
+    assert paragraph.depth("annex, art. 22, para. 1 (a)") is None
+    assert paragraph.depth("annex, art. 22, para. 2 (b)") is None
+    operative = CitedPlace(None, "3")
+    assert operative.depth("para. 3") == 0 and operative.depth("para. 3 (a)") == 1
+    assert operative.depth("preamble, para. 3") is None and operative.depth("para. 13") is None
+    assert CitedPlace(None, "3", preamble=True).depth("preamble, para. 3") == 0
+    assert CitedPlace(None, "1.3").depth("para. 1.3") == 0 and CitedPlace(None, "1").depth("para. 1.3") is None
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     built = [

@@ -12,6 +12,9 @@ Two things a question carries that passage text alone cannot match:
   readers write "criminalise" and "organised crime". ``spelling_variants`` gives the other
   spellings of a question's words (British and American, "cyberattack" and "cyber attack"), and
   ``expand`` appends them to the BM25 query, so that a word is found however either side spells it.
+- **the place it cites.** "article 11 of the cybercrime convention", "A/RES/73/27, para. 1.3",
+  "OP 4 of resolution 78/16", "PP12": ``cited_place`` reads the article and paragraph numbers, and
+  hybrid search puts the passages at that place of the named document first.
 - **the document it names.** "the 2020 resolution that ...", "in their 2022 statement", "at the
   Washington special summit", "the Pact for the Future": a year, a kind, a body, a meeting or a
   named instrument. ``document_scores`` matches the question against one short line per
@@ -25,6 +28,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -337,6 +341,88 @@ def spelling_variants(text: str, frequency: Callable[[str], int]) -> list[str]:
         if frequency(other) > 0 and other not in variants:
             variants.append(other)
     return variants
+
+
+# A place cited in a question: "article 11", "art 22 (1) (b)", "paragraph 5", "para 1.3 (a)",
+# "preambular paragraph 3", and the drafting shorthand "OP 4" / "PP12" (in capitals only: "pp." is pages).
+_SUB = r"(?:\s*\((?:[a-z]{1,2}|[ivxl]{1,6})\))"
+_CITED_ARTICLE = re.compile(rf"\b(?<!the )(?:article|art\.?)\s*(\d+)(?:\s*\((\d+)\))?({_SUB}*)", re.IGNORECASE)
+_CITED_PARAGRAPH = re.compile(
+    rf"\b(?:(preambular|operative)\s+)?(?:paragraph|para\.?)\s*(\d+(?:\.\d+)?)({_SUB}*)", re.IGNORECASE
+)
+_CITED_SHORTHAND = re.compile(rf"\b(OP|PP)\s?(\d+(?:\.\d+)?)({_SUB}*)")
+_SUB_PART = re.compile(r"\(([a-z]{1,2}|[ivxl]{1,6})\)", re.IGNORECASE)
+_LABEL_PART = re.compile(r"\b(art|para)\. (\d+(?:\.\d+)?)|\(([a-z]{1,2}|[ivxl]{1,6})\)")
+
+
+@dataclass(frozen=True, slots=True)
+class CitedPlace:
+    """An article and/or paragraph a question cites, as in "art. 11, para. 1 (a)"."""
+
+    article: str | None
+    paragraph: str | None
+    subs: tuple[str, ...] = ()  # the sub-paragraphs after the last number: ("a", "i")
+    preamble: bool = False  # a preambular paragraph ("PP 3"); else an operative one
+
+    def depth(self, label: str) -> int | None:
+        """How far below this place a passage labelled ``label`` is (0: at it), None when outside it.
+
+        Example:
+            >>> place = CitedPlace("11", None)
+            >>> place.depth("annex, art. 11, para. 1"), place.depth("annex, art. 11, para. 1 (a)"), place.depth("annex, art. 12")
+            (1, 2, None)
+            >>> CitedPlace(None, "3").depth("preamble, para. 3") is None
+            True
+        """
+        article = paragraph = None
+        subs: list[str] = []
+        for match in _LABEL_PART.finditer(label):
+            if match[1] == "art":
+                article, subs = match[2], []
+            elif match[1] == "para":
+                paragraph, subs = match[2], []
+            else:
+                subs.append(match[3])
+        if self.article is not None and article != self.article:
+            return None
+        if self.paragraph is not None:
+            preamble = label.startswith("preamble") or ", preamble" in label
+            if paragraph != self.paragraph or preamble != self.preamble:
+                return None
+        if tuple(subs[: len(self.subs)]) != self.subs:
+            return None
+        below = len(subs) - len(self.subs)
+        if self.article is not None and self.paragraph is None and paragraph is not None:
+            below += 1  # a paragraph of the article cited whole
+        return below
+
+
+def cited_place(question: str) -> CitedPlace | None:
+    """The article and paragraph a question cites, None when it cites none.
+
+    Example:
+        >>> cited_place("What does article 22, paragraph 1 (b) of the cybercrime convention say?")
+        CitedPlace(article='22', paragraph='1', subs=('b',), preamble=False)
+        >>> cited_place("A/RES/78/16 PP12")
+        CitedPlace(article=None, paragraph='12', subs=(), preamble=True)
+        >>> cited_place("Which article covers misuse of devices?") is None
+        True
+    """
+    article = paragraph = None
+    subs: tuple[str, ...] = ()
+    preamble = False
+    if match := _CITED_ARTICLE.search(question):  # "art. 22 (1) (b)": article 22, paragraph 1 (b)
+        article, paragraph = match[1], match[2]
+        subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
+    if match := _CITED_SHORTHAND.search(question):
+        paragraph, preamble = match[2], match[1] == "PP"
+        subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
+    elif match := _CITED_PARAGRAPH.search(question):
+        paragraph, preamble = match[2], (match[1] or "").lower() == "preambular"
+        subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
+    if article is None and paragraph is None:
+        return None
+    return CitedPlace(article, paragraph, subs, preamble)
 
 
 # "Is there (agreed) language on / telling / that ...": how diplomats ask for text, not a word to
