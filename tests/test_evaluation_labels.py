@@ -24,7 +24,7 @@ def _source_of(corpus_dir, doc_id):
     return None
 
 
-@pytest.mark.parametrize("queries_file", ["queries.jsonl", "citations.jsonl"])
+@pytest.mark.parametrize("queries_file", ["queries.jsonl", "citations.jsonl", "latest_earliest.jsonl"])
 def test_every_label_holds_its_quote(corpus_dir, queries_file):
     from aseancyberdocs.passages import make_passages
     from aseancyberdocs.sources import load_document

@@ -86,6 +86,21 @@ def test_a_cited_paragraph_comes_first(real_index, query, doc_id, label):
     assert (hit.passage.doc_id, hit.passage.label) == (doc_id, label), str(hit.citation)
 
 
+@pytest.mark.parametrize(
+    ("query", "date"),
+    [
+        # Without reading the order asked for, the 2024 statement comes first for the first and
+        # the 2022 one for the most recent.
+        ("the first Counter Ransomware Initiative joint statement", "2022-11-01"),
+        ("What did the most recent Counter Ransomware Initiative statement say about ransomware payments?",
+         "2024-10-02"),
+    ],
+)
+def test_the_first_or_the_latest_text_asked_for_comes_first(real_index, query, date):
+    hit = open_index(real_index).search(query, k=3)[0]
+    assert hit.citation.date == date, str(hit.citation)
+
+
 def test_every_hit_quotes_its_document(real_index):
     from aseancyberdocs.rerank import WEIGHTS
 

@@ -152,6 +152,36 @@ def test_a_cited_place_holds_what_is_inside_it_by_depth():
     assert CitedPlace(None, "1.3").depth("para. 1.3") == 0 and CitedPlace(None, "1").depth("para. 1.3") is None
 
 
+@pytest.mark.parametrize(
+    ("question", "order"),
+    [
+        ("What did the latest OEWG resolution decide?", "latest"),
+        ("the most recent statement of the Quad", "latest"),
+        ("the newest resolution on LAWS", "latest"),
+        ("the first Counter Ransomware Initiative statement", "earliest"),
+        ("What was the original proposal for a programme of action?", "earliest"),
+        ("the earliest resolution on AI in the military domain", "earliest"),
+        ("the First Committee's 2025 resolution", None),
+        ("the CRI's first-ever event on AI", None),
+        ("norms of responsible State behaviour", None),
+        ("from the first to the latest resolution", None),  # both: no order
+    ],
+)
+def test_a_question_asking_for_the_latest_or_the_earliest_text(question, order):
+    from aseancyberdocs.reading import time_order
+
+    assert time_order(question) == order
+
+
+def test_passages_carry_their_documents_day(library):
+    matcher = document_matcher(library)
+    days = matcher.passage_days(np.arange(len(library.passages)))
+    assert np.isfinite(days).all()
+    # The 2020 resolution's passages are older than the 2024 one's.
+    first = {p.doc_id: row for row, p in reversed(list(enumerate(library.passages)))}
+    assert days[first["A/RES/75/240"]] < days[first["A/RES/79/1"]]
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     built = [

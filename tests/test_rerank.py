@@ -127,3 +127,20 @@ def test_features_read_again_what_the_bounded_cache_let_go(library, monkeypatch)
     for _ in range(2):
         np.testing.assert_array_equal(features.matrix(query, rows, {}, {}, None, None), expected)
         assert len(features._read) == 2
+
+
+def test_recency_places_the_best_candidates_in_time(library, monkeypatch):
+    assistance = row_of(library, "States should respond")
+    recalling = row_of(library, "Recalling")
+    rows = [assistance, recalling]
+    column = rerank.FEATURES.index("recency")
+    # Without a date order asked for, nothing.
+    assert rerank.features(library, "assistance", rows, {}, {}, None, None)[:, column].tolist() == [0.0, 0.0]
+    # The newest of the candidates 1.0, the oldest 0.0 (days negated for "earliest" by the caller).
+    when = {assistance: 738_000.0, recalling: 737_000.0}
+    matrix = rerank.features(library, "assistance", rows, {}, {}, None, None, order=rows, when=when)
+    assert matrix[:, column].tolist() == [1.0, 0.0]
+    # Only the RECENCY_DEPTH best candidates by first-stage order are placed.
+    monkeypatch.setattr(rerank, "RECENCY_DEPTH", 1)
+    matrix = rerank.features(library, "assistance", rows, {}, {}, None, None, order=[recalling, assistance], when=when)
+    assert matrix[:, column].tolist() == [0.0, 0.0]  # one candidate placed: nothing to compare it with

@@ -343,6 +343,32 @@ def spelling_variants(text: str, frequency: Callable[[str], int]) -> list[str]:
     return variants
 
 
+# "the latest / most recent resolution on ...", "the first Quad leaders' summit", "the original
+# proposal": the question asks for the newest or the oldest of what it is about. "First Committee"
+# and "first-ever" are names and emphasis, not an order in time.
+_LATEST = re.compile(r"\b(?:latest|most\s+recent(?:ly)?|newest|the\s+last)\b", re.IGNORECASE)
+_EARLIEST = re.compile(
+    r"\b(?:earliest|first(?![\s-]+(?:committee|ever)\b)|original(?:ly)?|initial(?:ly)?|inaugural)\b", re.IGNORECASE
+)
+
+
+def time_order(question: str) -> str | None:
+    """"latest" or "earliest" when the question asks for the newest or the oldest text, else None.
+
+    Example:
+        >>> time_order("What did the latest OEWG resolution decide?"), time_order("the first Quad summit")
+        ('latest', 'earliest')
+        >>> time_order("the First Committee's 2025 resolution") is None
+        True
+    """
+    latest, earliest = _LATEST.search(question), _EARLIEST.search(question)
+    if latest and not earliest:
+        return "latest"
+    if earliest and not latest:
+        return "earliest"
+    return None
+
+
 # A place cited in a question: "article 11", "art 22 (1) (b)", "paragraph 5", "para 1.3 (a)",
 # "preambular paragraph 3", and the drafting shorthand "OP 4" / "PP12" (in capitals only: "pp." is pages).
 _SUB = r"(?:\s*\((?:[a-z]{1,2}|[ivxl]{1,6})\))"
@@ -539,6 +565,7 @@ class DocumentMatcher:
         self.index = BM25Index.in_memory([document_line(document) for document in documents])
         self.row_document = np.asarray(document_rows, dtype=np.int64)  # positions in self.doc_ids
         self.years = [(document.date or "")[:4] for document in documents]
+        self.days = np.array([_day_number(document.date) for document in documents], dtype=np.float64)
         self._year_array: np.ndarray | None = None
         # Passages come document by document (each document's rows contiguous, in document order).
         self.ordered = bool(len(self.row_document) < 2 or (np.diff(self.row_document) >= 0).all())
@@ -563,9 +590,26 @@ class DocumentMatcher:
             scores = scores / top if top > 0 else scores
         return scores
 
+    def passage_days(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The date of each passage's document as a day number (NaN when it has none)."""
+        return self.days[self.row_document[np.asarray(rows, dtype=np.int64)]]
+
     def passage_scores(self, query: str) -> PassageScores:
         """``scores`` spread to the passages: each passage gets its document's match."""
         return PassageScores(self.scores(query), self.row_document, self.ordered)
+
+
+def _day_number(date: str | None) -> float:
+    """An ISO date (or its year or year and month) as a day number; NaN when there is none."""
+    from datetime import date as Date
+
+    if not date:
+        return float("nan")
+    parts = (date.split("-") + ["01", "01"])[:3]
+    try:
+        return float(Date(int(parts[0]), int(parts[1]), int(parts[2])).toordinal())
+    except ValueError:
+        return float("nan")
 
 
 class PassageScores:

@@ -463,8 +463,21 @@ class _Ranker:
         rows = sorted(fused, key=lambda row: (-fused[row], row))[:depth]
         # Sentences are embedded only when their feature weighs something.
         vector = self.vector if rerank.WEIGHTS.get("sentence") else None
-        matrix = self.sources.features(self.bm25_query, rows, dense, sparse, boost, vector, order=rows)
+        matrix = self.sources.features(self.bm25_query, rows, dense, sparse, boost, vector, order=rows, when=self.when(rows))
         return {row: float(score) for row, score in zip(rows, rerank.score(matrix))}
+
+    def when(self, rows: Sequence[int]) -> dict[int, float] | None:
+        """For a question asking for the latest or the earliest text (reading.time_order), row ->
+        its document's day number, negated for the earliest; None for other questions."""
+        from . import rerank
+        from .reading import time_order
+
+        order = time_order(self.text) if rerank.WEIGHTS.get("recency") else None
+        if order is None:
+            return None
+        days = self.sources.matcher().passage_days(rows)
+        sign = 1.0 if order == "latest" else -1.0
+        return {row: sign * float(day) for row, day in zip(rows, days.tolist())}
 
     @property
     def bm25_query(self) -> str:
