@@ -30,6 +30,8 @@ def test_ambiguous_short_forms_count_only_in_capitals():
     assert expand("national laws") == "national laws"
     assert expand("LAWS") == f"LAWS {TERMS['laws']}"
     assert expand("said in the debate") == "said in the debate"
+    assert expand("what the GA said") == "what the GA said General Assembly"
+    assert expand("a ga") == "a ga"
 
 
 def test_plain_phrases_bring_the_texts_terms_matched_by_stems():

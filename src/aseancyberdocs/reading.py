@@ -71,6 +71,7 @@ TERMS: dict[str, str] = {
     "paros": "prevention of an arms race in outer space",
     "iot": "Internet of things",
     "unga": "General Assembly",
+    "ga": "General Assembly",
     "sdgs": "Sustainable Development Goals",
     "treaty": "convention",
     "cyber": "ICTs information and communications technologies",
@@ -491,8 +492,8 @@ def expand(query: str, frequency: Callable[[str], int] | None = None) -> str:
     added: list[str] = []
     for word in _WORD.findall(read):
         long_form = TERMS.get(word.lower())
-        # "AI" and "LAWS" only when written in capitals: "laws" is a common word.
-        if long_form is None or (word.lower() in ("laws", "ai", "cert") and not word.isupper()):
+        # "AI", "LAWS" and "GA" only when written in capitals: "laws" is a common word.
+        if long_form is None or (word.lower() in ("laws", "ai", "cert", "ga") and not word.isupper()):
             continue
         if long_form not in added:
             added.append(long_form)
