@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import logging
 import re
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import IndexIntegrityError
+from .npy import array_from_bytes
 from .passages import embedding_text
 from .types import Document, Passage
 
@@ -260,7 +260,7 @@ class BM25Index:
     @classmethod
     def from_files(cls, files: dict[str, bytes]) -> BM25Index:
         """Read the BM25 files from their bytes (no pickle; numpy refuses object arrays)."""
-        scores = {name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("data", "indices", "indptr")}
+        scores = {name: array_from_bytes(files[name]) for name in ("data", "indices", "indptr")}
         return cls.from_arrays(json.loads(files["params"]), json.loads(files["vocab"]), scores)
 
     @classmethod
@@ -490,7 +490,7 @@ def index_array(library: Library, name: str) -> np.ndarray | None:
     if data is None:
         return None
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        return array_from_bytes(data)
     except ValueError as exc:
         raise IndexIntegrityError(f"{library.index_dir}: {name} is not a numpy array: {exc}") from exc
 

@@ -42,6 +42,7 @@ from .folder import (
     sha256_text,
     write_index,
 )
+from .npy import load as load_npy
 from .passages import document_context, embedding_text
 from .types import Document, Passage
 
@@ -632,7 +633,7 @@ def _read_cache(index_path: Path, embedder: Embedder) -> dict[str, np.ndarray]:
         return {}
     try:
         keys = [json.loads(line) for line in keys_path.read_text(encoding="utf-8").splitlines() if line]
-        vectors = np.load(vectors_path, allow_pickle=False)
+        vectors = load_npy(vectors_path)
     except (OSError, ValueError) as exc:
         logger.warning("ignoring the vector cache of %s: %s", index_path, exc)
         return {}

@@ -43,6 +43,7 @@ from .errors import (
     IndexVersionError,
 )
 from .library import Library
+from .npy import memory_mapped
 from .store import (
     PASSAGE_DOCS_FILE,
     STORE_FILE,
@@ -528,7 +529,7 @@ def _map_arrays(
         if name not in manifest["files"]:
             continue
         try:
-            array = np.load(index_path / name, mmap_mode="r", allow_pickle=False)
+            array = memory_mapped(index_path / name)
         except (OSError, ValueError) as exc:
             raise IndexIntegrityError(f"{index_path}: cannot read {name}: {exc}") from exc
         if _file_id(index_path / name) != file_ids[name]:

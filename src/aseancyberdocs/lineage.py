@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import json
 import logging
 import re
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import IndexIntegrityError
+from .npy import array_from_bytes
 from .types import DiffOp, Passage, Precedent
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class ShingleIndex:
         params = json.loads(files["params"])
         if params.get("key") != KEY_FUNCTION or params.get("passages") != len(passages):
             raise ValueError(f"made for {params.get('passages')} passages with key {params.get('key')!r}")
-        arrays = {name: np.load(io.BytesIO(files[name]), allow_pickle=False) for name in ("keys", "indptr", "rows")}
+        arrays = {name: array_from_bytes(files[name]) for name in ("keys", "indptr", "rows")}
         if len(arrays["indptr"]) != len(arrays["keys"]) + 1 or int(arrays["indptr"][-1]) != len(arrays["rows"]):
             raise ValueError("keys, indptr and rows disagree")
         if len(arrays["rows"]) and not 0 <= int(arrays["rows"].max()) < len(passages):

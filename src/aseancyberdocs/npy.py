@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -61,3 +62,33 @@ def array_from_bytes(data: bytes) -> np.ndarray:
         raise ValueError(f"{len(data) - offset} bytes of data for shape {shape} of {dtype}")
     array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     return array.reshape(shape, order="F" if fortran else "C")
+
+
+def memory_mapped(path: str | Path) -> np.ndarray:
+    """The array of a .npy file, memory-mapped read-only (``np.load(path, mmap_mode="r")``
+    without ``ast``).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: not a .npy file of numbers, or its size does not match its header.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        start = handle.read(65536)
+    dtype, fortran, shape, offset = read_header(start)
+    if dtype.hasobject:
+        raise ValueError("a .npy file of Python objects")
+    count = int(np.prod(shape)) if shape else 1
+    size = path.stat().st_size
+    if size - offset != count * dtype.itemsize:
+        raise ValueError(f"{size - offset} bytes of data for shape {shape} of {dtype}")
+    if count == 0:  # nothing to map
+        empty = np.zeros(shape, dtype=dtype)
+        empty.flags.writeable = False
+        return empty
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+
+
+def load(path: str | Path) -> np.ndarray:
+    """The array of a .npy file, read whole (``np.load(path)`` without ``ast``)."""
+    return array_from_bytes(Path(path).read_bytes())
