@@ -101,6 +101,13 @@ def test_the_first_or_the_latest_text_asked_for_comes_first(real_index, query, d
     assert hit.citation.date == date, str(hit.citation)
 
 
+@pytest.mark.parametrize(("slip", "word"), [("terrtiory", "territor"), ("ransomeware", "ransomware")])
+def test_a_slip_finds_the_word_it_stands_for(real_index, slip, word):
+    # BM25 alone: without the correction no passage holds the word typed, and nothing is found.
+    hits = open_index(real_index).search(slip, k=3, mode="bm25")
+    assert len(hits) == 3 and all(word in hit.passage.text.lower() for hit in hits)
+
+
 def test_every_hit_quotes_its_document(real_index):
     from aseancyberdocs.rerank import WEIGHTS
 

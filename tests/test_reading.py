@@ -65,6 +65,16 @@ def frequency(words: str) -> int:
     return COUNTS.get(words, 0)
 
 
+class Counts:
+    """Word counts as the BM25 index gives them (``reading.WordCounts``)."""
+
+    def frequency(self, words: str) -> int:
+        return frequency(words)
+
+    def token_frequency(self, token: str) -> int:
+        return {"crimin": 12, "territori": 90, "terror": 40, "ransomwar": 60}.get(token, 0)
+
+
 def test_a_word_gets_its_other_spelling_where_the_texts_use_that_more():
     from aseancyberdocs.reading import spelling_variants
 
@@ -90,8 +100,20 @@ def test_compounds_get_the_form_the_texts_write():
 
 def test_expand_adds_spellings_only_when_it_knows_the_passages():
     assert expand("criminalise misuse of devices") == "criminalise misuse of devices"
-    assert expand("criminalise misuse of devices", frequency) == "criminalise misuse of devices criminalize"
-    assert expand("the OEWG on behavior", frequency) == "the OEWG on behavior open-ended working group behaviour"
+    assert expand("criminalise misuse of devices", Counts()) == "criminalise misuse of devices criminalize"
+    assert expand("the OEWG on behavior", Counts()) == "the OEWG on behavior open-ended working group behaviour"
+
+
+def test_a_word_no_passage_holds_gets_the_stem_one_slip_away():
+    from aseancyberdocs.reading import corrections
+
+    assert corrections("may a State let its terrtiory be used", Counts()) == ["territori"]
+    assert corrections("ransomeware payments", Counts()) == ["ransomwar"]
+    # Known words, acronyms and short words are left alone; so is a word with nothing one slip away.
+    assert corrections("territory", Counts()) == []
+    assert corrections("TERRTIORY and terr", Counts()) == []
+    assert corrections("zzzzzzzzz", Counts()) == []
+    assert expand("a launch pad on terrtiory", Counts()).endswith("territori")
 
 
 def test_the_index_counts_passages_by_token(library):

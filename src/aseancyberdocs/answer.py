@@ -397,7 +397,7 @@ def _coverage(library: Library, question: str, hit: Hit) -> float:
     row = library.passage_row(hit.passage.passage_id)
     if row is None:
         return 0.0
-    matrix = rerank.features(library, bm25_query(question, bm25_index(library).frequency), [row], {}, {}, None, None)
+    matrix = rerank.features(library, bm25_query(question, bm25_index(library)), [row], {}, {}, None, None)
     return float(matrix[0, rerank.FEATURES.index("coverage")])
 
 

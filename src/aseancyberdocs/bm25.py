@@ -222,12 +222,15 @@ class BM25Index:
             >>> bm25_index(library).frequency("behaviour") > bm25_index(library).frequency("behavior")  # doctest: +SKIP
             True
         """
+        return min((self.token_frequency(token) for token in tokenize(words)), default=0)
+
+    def token_frequency(self, token: str) -> int:
+        """How many passages hold the BM25 token ``token`` (a stem: "territori"); 0 when none does."""
+        column = self.vocab.get(token)
+        if column is None:
+            return 0
         indptr = self.retriever.scores["indptr"]
-        counts = [
-            int(indptr[column + 1] - indptr[column]) if (column := self.vocab.get(token)) is not None else 0
-            for token in tokenize(words)
-        ]
-        return min(counts, default=0)
+        return int(indptr[column + 1] - indptr[column])
 
     def _columns(self, query: str) -> list[int]:
         return sorted({self.vocab[token] for token in tokenize(query) if token in self.vocab and token})

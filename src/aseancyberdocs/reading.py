@@ -25,11 +25,12 @@ Two things a question carries that passage text alone cannot match:
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -304,6 +305,74 @@ _CYBER = re.compile(r"\bcyber[\s-]+(attacks?|security|space|crimes?|threats?|inc
                     re.IGNORECASE)
 
 
+class WordCounts(Protocol):
+    """How many passages hold a word or a BM25 token (``bm25.BM25Index``)."""
+
+    def frequency(self, words: str) -> int: ...
+
+    def token_frequency(self, token: str) -> int: ...
+
+
+# A word of at least this many letters that no passage holds is read as a typing slip when one
+# edit of its stem (a letter left out, added, changed, or two swapped) is a stem the passages hold.
+TYPO_MIN_LENGTH = 5
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _one_edit(stem: str) -> set[str]:
+    """Every string one edit from ``stem``."""
+    splits = [(stem[:i], stem[i:]) for i in range(len(stem) + 1)]
+    return {
+        *(a + b[1:] for a, b in splits if b),
+        *(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1),
+        *(a + c + b[1:] for a, b in splits if b for c in _LETTERS),
+        *(a + c + b for a, b in splits for c in _LETTERS),
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def _english() -> Any:
+    """pyspellchecker's English word list (loaded once, at the first word no passage holds)."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1)
+
+
+def _is_english(word: str) -> bool:
+    return bool(_english().known([word]))
+
+
+def corrections(text: str, counts: WordCounts) -> list[str]:
+    """For each word of ``text`` that no passage holds and that is not an English word, the stem
+    one edit away that most passages hold: "terrtiory" gets "territori", "ransomeware"
+    "ransomwar". Words in capitals (acronyms), of fewer than ``TYPO_MIN_LENGTH`` letters, and real
+    words the texts do not use ("asked", "recipe": pyspellchecker's English list) are left alone.
+
+    Example:
+        >>> class Counts:
+        ...     def frequency(self, words): return {"territory": 90}.get(words, 0)
+        ...     def token_frequency(self, token): return {"territori": 90, "terror": 40}.get(token, 0)
+        >>> corrections("may a State let its terrtiory be used", Counts())
+        ['territori']
+    """
+    from .bm25 import tokenize
+
+    found: list[str] = []
+    for word in _WORD.findall(text):
+        if len(word) < TYPO_MIN_LENGTH or word.isupper():
+            continue
+        tokens = tokenize(word)
+        if len(tokens) != 1 or counts.token_frequency(tokens[0]) > 0 or _is_english(word.lower()):
+            continue
+        if spelling_variants(word, counts.frequency):  # another spelling, not a slip ("authorised")
+            continue
+        best = max(((counts.token_frequency(other), other) for other in _one_edit(tokens[0])), default=(0, ""))
+        # Only a stem that reads as itself, since the BM25 query is read again as words.
+        if best[0] > 0 and best[1] not in found and tokenize(best[1]) == [best[1]]:
+            found.append(best[1])
+    return found
+
+
 def spelling_variants(text: str, frequency: Callable[[str], int]) -> list[str]:
     """The other spellings of the words of ``text`` that the passages use more, each once.
 
@@ -469,16 +538,18 @@ def unframed(query: str) -> str:
     return _ASKING_FOR_TEXT.sub("", query)
 
 
-def bm25_query(query: str, frequency: Callable[[str], int] | None = None) -> str:
+def bm25_query(query: str, counts: WordCounts | None = None) -> str:
     """The question as BM25 and the second stage's word features read it: unframed, then expanded
-    (with the other spellings of its words when ``frequency`` says how many passages hold a word)."""
-    return expand(unframed(query), frequency)
+    (with the other spellings of its words and corrected slips when ``counts``, the passages'
+    BM25 index, says how many passages hold a word)."""
+    return expand(unframed(query), counts)
 
 
-def expand(query: str, frequency: Callable[[str], int] | None = None) -> str:
+def expand(query: str, counts: WordCounts | None = None) -> str:
     """The query followed by the long forms of its short forms, the text terms of its plain words
-    and, given ``frequency`` (``BM25Index.frequency``), the spellings of its words that the
-    passages use more (``spelling_variants``).
+    and, given ``counts`` (the passages' ``BM25Index``), the spellings of its words that the
+    passages use more (``spelling_variants``) and the words its typing slips stand for
+    (``corrections``).
 
     Example:
         >>> expand("What did the OEWG say about CBMs?")
@@ -486,7 +557,9 @@ def expand(query: str, frequency: Callable[[str], int] | None = None) -> str:
         >>> expand("hackers for hire working for a government")
         'hackers for hire working for a government malicious ICT actors proxies non-State actors'
     """
-    variants = spelling_variants(query, frequency) if SPELLING_VARIANTS and frequency is not None else []
+    variants = spelling_variants(query, counts.frequency) if SPELLING_VARIANTS and counts is not None else []
+    if CORRECT_SLIPS and counts is not None:
+        variants += [word for word in corrections(query, counts) if word not in variants]
     # The short forms and plain phrases are read in the other spellings too.
     read = " ".join([query, *variants])
     added: list[str] = []
@@ -508,6 +581,7 @@ def expand(query: str, frequency: Callable[[str], int] | None = None) -> str:
 
 EXPAND_PHRASES = True
 SPELLING_VARIANTS = True
+CORRECT_SLIPS = True
 
 
 def _tokens(text: str) -> tuple[str, ...]:

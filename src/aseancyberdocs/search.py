@@ -484,7 +484,7 @@ class _Ranker:
         """The query as BM25 reads it."""
         from .reading import bm25_query
 
-        return bm25_query(self.text, self.sources.bm25().frequency) if EXPAND_QUERY else self.text
+        return bm25_query(self.text, self.sources.bm25()) if EXPAND_QUERY else self.text
 
     def document_boost(self) -> PassageScores | None:
         """Per passage, how well the question names its document (reading.py); None when unused."""
