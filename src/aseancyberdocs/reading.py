@@ -1,17 +1,20 @@
-"""Reading the question: the field's acronyms and terms, and the documents a question names.
+"""Reading the question: the field's terms and spellings, the place or the time it asks for, and the documents it names.
 
-Two things a question carries that passage text alone cannot match:
+What a question carries that passage text alone cannot match:
 
 - **terms of art written short or plainly.** Diplomats write "OEWG", "CBMs", "PoA", "the
   cybercrime treaty"; the texts write "open-ended working group", "confidence-building measures",
   "programme of action", "Convention". ``expand`` adds the long forms (and the UN wording of a few
   plain words) to the query that BM25 reads; the query the embedding model reads is left as
   written.
-- **spelling.** The UN writes "criminalize" and "organization" but "behaviour", "offence",
-  "programme" and "centre"; United States statements write "behavior" and "program"; many ASEAN
-  readers write "criminalise" and "organised crime". ``spelling_variants`` gives the other
-  spellings of a question's words (British and American, "cyberattack" and "cyber attack"), and
+- **spelling and slips.** The UN writes "criminalize" and "organization" but "behaviour",
+  "offence", "programme" and "centre"; United States statements write "behavior" and "program";
+  many ASEAN readers write "criminalise" and "organised crime"; anyone types "terrtiory".
+  ``spelling_variants`` gives the other spellings of a question's words (British and American,
+  "cyber security" and "cybersecurity") and ``corrections`` the words its slips stand for;
   ``expand`` appends them to the BM25 query, so that a word is found however either side spells it.
+- **an order in time.** "the latest resolution on ...", "the first Quad leaders' summit":
+  ``time_order`` reads which, and the second stage places the best candidates' documents in time.
 - **the place it cites.** "article 11 of the cybercrime convention", "A/RES/73/27, para. 1.3",
   "OP 4 of resolution 78/16", "PP12": ``cited_place`` reads the article and paragraph numbers, and
   hybrid search puts the passages at that place of the named document first.

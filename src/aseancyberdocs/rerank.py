@@ -137,7 +137,7 @@ class PassageFeatures:
     Example:
         >>> features = PassageFeatures(library.passages, bm25_index(library), library.embedder.encode)  # doctest: +SKIP
         >>> features.matrix("misuse of devices", [5244], {5244: 0.6}, {5244: 11.0}, None, None).shape  # doctest: +SKIP
-        (1, 8)
+        (1, 9)
     """
 
     def __init__(
@@ -322,7 +322,7 @@ def features(
 
     Example:
         >>> features(library, "misuse of devices", [5244], {5244: 0.6}, {5244: 11.0}, None, None).shape  # doctest: +SKIP
-        (1, 8)
+        (1, 9)
     """
     return passage_features(library).matrix(query, rows, dense, bm25, document, query_vector, order=order, when=when)
 

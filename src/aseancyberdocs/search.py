@@ -496,8 +496,9 @@ class _Ranker:
     def cited(
         self, boost: PassageScores | None, dense: dict[int, float], sparse: dict[int, float]
     ) -> dict[int, float]:
-        """Row -> CITED_WEIGHT x document match of the best-named documents' passages at the place
-        the question cites (reading.cited_place), added to the candidates; empty when it cites none."""
+        """Row -> the lift of the best-named documents' passages at the place the question cites
+        (reading.cited_place): CITED_WEIGHT x document match x CITED_STEP ** levels below the place.
+        They are added to the candidates; empty when the question cites no place."""
         from .reading import cited_place
 
         place = cited_place(self.text) if CITED_WEIGHT > 0 else None
