@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import weakref
@@ -479,9 +480,9 @@ class _Ranker:
         sign = 1.0 if order == "latest" else -1.0
         return {row: sign * float(day) for row, day in zip(rows, days.tolist())}
 
-    @property
+    @functools.cached_property
     def bm25_query(self) -> str:
-        """The query as BM25 reads it."""
+        """The query as BM25 reads it (read once: BM25 and the second stage both use it)."""
         from .reading import bm25_query
 
         return bm25_query(self.text, self.sources.bm25()) if EXPAND_QUERY else self.text
