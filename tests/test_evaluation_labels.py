@@ -24,10 +24,21 @@ def _source_of(corpus_dir, doc_id):
     return None
 
 
+_PARSED: dict[str, object] = {}  # source path -> its document, parsed once for every labelled file
+
+
+def _parsed(path):
+    from aseancyberdocs.sources import load_document
+
+    key = str(path)
+    if key not in _PARSED:
+        _PARSED[key] = load_document(path)
+    return _PARSED[key]
+
+
 @pytest.mark.parametrize("queries_file", ["queries.jsonl", "citations.jsonl", "latest_earliest.jsonl"])
 def test_every_label_holds_its_quote(corpus_dir, queries_file):
     from aseancyberdocs.passages import make_passages
-    from aseancyberdocs.sources import load_document
 
     queries = load_queries(Path(__file__).resolve().parents[1] / "evaluation" / queries_file)
     wanted = defaultdict(list)
@@ -41,7 +52,7 @@ def test_every_label_holds_its_quote(corpus_dir, queries_file):
         if path is None:
             problems.append(f"{doc_id}: no file in the corpus")
             continue
-        document = load_document(path)
+        document = _parsed(path)
         if document.doc_id != doc_id:
             problems.append(f"{path.name}: read as {document.doc_id!r}, the queries say {doc_id!r}")
             continue
