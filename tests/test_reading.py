@@ -32,6 +32,14 @@ def test_ambiguous_short_forms_count_only_in_capitals():
     assert expand("said in the debate") == "said in the debate"
     assert expand("what the GA said") == "what the GA said General Assembly"
     assert expand("a ga") == "a ga"
+    assert expand("the ATT and the EU") == "the ATT and the EU Arms Trade Treaty European Union"
+    assert expand("att, au revoir, Viet Nam") == "att, au revoir, Viet Nam"
+
+
+def test_bodies_and_instruments_the_texts_name_in_full():
+    assert expand("What did the UNSG report?") == "What did the UNSG report? Secretary-General"
+    assert expand("UNIDIR's work on AI").endswith("United Nations Institute for Disarmament Research artificial intelligence")
+    assert expand("an OPCW mission") == "an OPCW mission Organisation for the Prohibition of Chemical Weapons"
 
 
 def test_plain_phrases_bring_the_texts_terms_matched_by_stems():

@@ -76,6 +76,42 @@ TERMS: dict[str, str] = {
     "iot": "Internet of things",
     "unga": "General Assembly",
     "ga": "General Assembly",
+    # The bodies, offices and instruments the texts name in full.
+    "unsc": "Security Council",
+    "sg": "Secretary-General",
+    "unsg": "Secretary-General",
+    "pga": "President of the General Assembly",
+    "ungge": "group of governmental experts",
+    "ecosoc": "Economic and Social Council",
+    "hrc": "Human Rights Council",
+    "ohchr": "Office of the United Nations High Commissioner for Human Rights",
+    "unodc": "United Nations Office on Drugs and Crime",
+    "unidir": "United Nations Institute for Disarmament Research",
+    "undp": "United Nations Development Programme",
+    "unesco": "United Nations Educational, Scientific and Cultural Organization",
+    "itu": "International Telecommunication Union",
+    "igf": "Internet Governance Forum",
+    "icrc": "International Committee of the Red Cross",
+    "iaea": "International Atomic Energy Agency",
+    "opcw": "Organisation for the Prohibition of Chemical Weapons",
+    "eu": "European Union",
+    "au": "African Union",
+    "oas": "Organization of American States",
+    "tpnw": "Treaty on the Prohibition of Nuclear Weapons",
+    "att": "Arms Trade Treaty",
+    "bwc": "Biological Weapons Convention bacteriological (biological) and toxin weapons",
+    "cwc": "Chemical Weapons Convention",
+    "ccw": "Convention on Certain Conventional Weapons",
+    "fmct": "fissile material",
+    "nwfz": "nuclear-weapon-free zone",
+    "nwfzs": "nuclear-weapon-free zones",
+    "wmd": "weapons of mass destruction",
+    "sids": "small island developing States",
+    "ldc": "least developed countries",
+    "ldcs": "least developed countries",
+    "cii": "critical information infrastructure",
+    "mlat": "mutual legal assistance",
+    "mlats": "mutual legal assistance",
     "sdgs": "Sustainable Development Goals",
     "treaty": "convention",
     "cyber": "ICTs information and communications technologies",
@@ -568,8 +604,8 @@ def expand(query: str, counts: WordCounts | None = None) -> str:
     added: list[str] = []
     for word in _WORD.findall(read):
         long_form = TERMS.get(word.lower())
-        # "AI", "LAWS" and "GA" only when written in capitals: "laws" is a common word.
-        if long_form is None or (word.lower() in ("laws", "ai", "cert", "ga") and not word.isupper()):
+        # "AI", "LAWS", "GA" ... only when written in capitals: "laws", "att" and "au" are words too.
+        if long_form is None or (word.lower() in _CAPITALS_ONLY and not word.isupper()):
             continue
         if long_form not in added:
             added.append(long_form)
@@ -582,6 +618,7 @@ def expand(query: str, counts: WordCounts | None = None) -> str:
     return " ".join([query, *added]) if added else query
 
 
+_CAPITALS_ONLY = frozenset({"laws", "ai", "cert", "ga", "sg", "au", "eu", "att", "hrc", "pga", "oas", "cii", "ldc", "itu", "igf"})
 EXPAND_PHRASES = True
 SPELLING_VARIANTS = True
 CORRECT_SLIPS = True
