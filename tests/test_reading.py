@@ -155,6 +155,23 @@ def test_a_cited_place_is_read_from_the_question(question, article, paragraph, s
 
 
 @pytest.mark.parametrize(
+    ("question", "annex"),
+    [
+        ("A/RES/79/1 annex I, para. 55", "I"),
+        ("A/RES/79/1, annex 2, paragraph 3", "II"),
+        ("Global Digital Compact paragraph 55 (b)", "I"),
+        ("the Declaration on Future Generations, para. 10", "II"),
+        ("annex, article 11", ""),
+        ("Pact for the Future paragraph 45 (b)", None),
+    ],
+)
+def test_the_annex_a_question_cites(question, annex):
+    from aseancyberdocs.reading import cited_place
+
+    assert cited_place(question).annex == annex
+
+
+@pytest.mark.parametrize(
     "question",
     ["Which article covers misuse of devices?", "state of the art 5G networks", "see pp. 3-4", "the 24/7 network",
      "op-ed on cyber norms"],
@@ -169,14 +186,23 @@ def test_a_cited_place_holds_what_is_inside_it_by_depth():
     from aseancyberdocs.reading import CitedPlace
 
     article = CitedPlace("11", None)
-    assert article.depth("annex, art. 11") == 0
-    assert article.depth("annex, art. 11, para. 2") == 1
-    assert article.depth("annex, art. 11, para. 1 (a) (i)") == 3
-    assert article.depth("annex, art. 1, para. 1") is None and article.depth("annex, art. 111") is None
+    assert article.depth("art. 11") == 0
+    assert article.depth("art. 11, para. 2") == 1
+    assert article.depth("art. 11, para. 1 (a) (i)") == 3
+    assert article.depth("art. 1, para. 1") is None and article.depth("art. 111") is None
     paragraph = CitedPlace("22", "1", ("b",))
-    assert paragraph.depth("annex, art. 22, para. 1 (b)") == 0
-    assert paragraph.depth("annex, art. 22, para. 1 (a)") is None
-    assert paragraph.depth("annex, art. 22, para. 2 (b)") is None
+    assert paragraph.depth("art. 22, para. 1 (b)") == 0
+    assert paragraph.depth("art. 22, para. 1 (a)") is None
+    assert paragraph.depth("art. 22, para. 2 (b)") is None
+    # An annex's place is a level below the resolution's own when the question names no annex.
+    assert article.depth("annex, art. 11, para. 2") == 2
+    assert CitedPlace(None, "45", ("b",)).depth("para. 45 (b)") == 0
+    assert CitedPlace(None, "45", ("b",)).depth("annex I, para. 45 (b)") == 1
+    # Named, only that annex.
+    assert CitedPlace(None, "55", annex="I").depth("annex I, para. 55") == 0
+    assert CitedPlace(None, "55", annex="I").depth("annex II, para. 55") is None
+    assert CitedPlace(None, "55", annex="I").depth("para. 55") is None
+    assert CitedPlace("11", None, annex="").depth("annex, art. 11, para. 1") == 1
     operative = CitedPlace(None, "3")
     assert operative.depth("para. 3") == 0 and operative.depth("para. 3 (a)") == 1
     assert operative.depth("preamble, para. 3") is None and operative.depth("para. 13") is None

@@ -487,6 +487,16 @@ _CITED_PARAGRAPH = re.compile(
 )
 _CITED_SHORTHAND = re.compile(rf"\b(OP|PP)\s?(\d+(?:\.\d+)?)({_SUB}*)")
 _SUB_PART = re.compile(r"\(([a-z]{1,2}|[ivxl]{1,6})\)", re.IGNORECASE)
+_CITED_ANNEX = re.compile(r"\bannex(?:\s+([IVX]+|\d)\b)?", re.IGNORECASE)
+_LABEL_ANNEX = re.compile(r"^annex(?:\s+([IVX]+))?,")
+_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV", "5": "V"}
+# Instruments adopted as an annex of a resolution, cited by their own names: "Global Digital
+# Compact, paragraph 55" is A/RES/79/1, annex I, para. 55.
+ANNEXED_INSTRUMENTS: dict[str, str] = {
+    "global digital compact": "I",
+    "gdc": "I",
+    "declaration on future generations": "II",
+}
 _LABEL_PART = re.compile(r"\b(art|para)\. (\d+(?:\.\d+)?)|\(([a-z]{1,2}|[ivxl]{1,6})\)")
 
 
@@ -498,17 +508,30 @@ class CitedPlace:
     paragraph: str | None
     subs: tuple[str, ...] = ()  # the sub-paragraphs after the last number: ("a", "i")
     preamble: bool = False  # a preambular paragraph ("PP 3"); else an operative one
+    annex: str | None = None  # "I", "II" ("annex I", or the instrument annexed), "" (plain "annex"); None: not said
 
     def depth(self, label: str) -> int | None:
         """How far below this place a passage labelled ``label`` is (0: at it), None when outside it.
 
         Example:
             >>> place = CitedPlace("11", None)
-            >>> place.depth("annex, art. 11, para. 1"), place.depth("annex, art. 11, para. 1 (a)"), place.depth("annex, art. 12")
+            >>> place.depth("art. 11, para. 1"), place.depth("art. 11, para. 1 (a)"), place.depth("art. 12")
             (1, 2, None)
             >>> CitedPlace(None, "3").depth("preamble, para. 3") is None
             True
+            >>> CitedPlace(None, "55").depth("para. 55"), CitedPlace(None, "55").depth("annex I, para. 55")
+            (0, 1)
+            >>> CitedPlace(None, "55", annex="I").depth("para. 55") is None
+            True
+
+        A paragraph cited without an annex is first the resolution's own: its annexes' paragraphs
+        of the same number come a level lower, as the UN cites "A/RES/79/1, para. 55" and
+        "A/RES/79/1, annex I, para. 55".
         """
+        annexed = _LABEL_ANNEX.match(label)
+        in_annex = None if annexed is None else (annexed[1] or "")
+        if self.annex is not None and (in_annex is None or (self.annex and in_annex != self.annex)):
+            return None
         article = paragraph = None
         subs: list[str] = []
         for match in _LABEL_PART.finditer(label):
@@ -529,6 +552,8 @@ class CitedPlace:
         below = len(subs) - len(self.subs)
         if self.article is not None and self.paragraph is None and paragraph is not None:
             below += 1  # a paragraph of the article cited whole
+        if self.annex is None and in_annex is not None:
+            below += 1  # an annex's, when the question names none
         return below
 
 
@@ -537,9 +562,11 @@ def cited_place(question: str) -> CitedPlace | None:
 
     Example:
         >>> cited_place("What does article 22, paragraph 1 (b) of the cybercrime convention say?")
-        CitedPlace(article='22', paragraph='1', subs=('b',), preamble=False)
+        CitedPlace(article='22', paragraph='1', subs=('b',), preamble=False, annex=None)
         >>> cited_place("A/RES/78/16 PP12")
-        CitedPlace(article=None, paragraph='12', subs=(), preamble=True)
+        CitedPlace(article=None, paragraph='12', subs=(), preamble=True, annex=None)
+        >>> cited_place("Global Digital Compact, paragraph 55").annex
+        'I'
         >>> cited_place("Which article covers misuse of devices?") is None
         True
     """
@@ -557,7 +584,13 @@ def cited_place(question: str) -> CitedPlace | None:
         subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
     if article is None and paragraph is None:
         return None
-    return CitedPlace(article, paragraph, subs, preamble)
+    annex = None
+    if match := _CITED_ANNEX.search(question):
+        annex = _ROMAN.get(match[1], match[1].upper()) if match[1] else ""
+    else:
+        lowered = question.lower()
+        annex = next((numeral for name, numeral in ANNEXED_INSTRUMENTS.items() if name in lowered), None)
+    return CitedPlace(article, paragraph, subs, preamble, annex)
 
 
 # "Is there (agreed) language on / telling / that ...": how diplomats ask for text, not a word to
