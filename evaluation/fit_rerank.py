@@ -33,7 +33,7 @@ import numpy as np
 from aseancyberdocs import open_index, rerank
 from aseancyberdocs.evaluation import Retrieved, judge_query, load_queries
 from aseancyberdocs.grouping import cluster_ids, collapse
-from aseancyberdocs.reading import document_matcher, time_order
+from aseancyberdocs.reading import document_matcher
 from aseancyberdocs.search import (
     FUSION_DEPTH,
     GROUP_FETCH,
@@ -70,12 +70,7 @@ def prepare(library, queries, sentences=True):
         # As search() does: only the best fused candidates are scored again.
         rows = order = order[: max(K * GROUP_FETCH, RERANK_DEPTH)]
         vector = ranker.vector if sentences else None
-        order_in_time = time_order(query.query)
-        when = None
-        if order_in_time is not None:
-            days = document_matcher(library).passage_days(rows)
-            sign = 1.0 if order_in_time == "latest" else -1.0
-            when = {row: sign * float(day) for row, day in zip(rows, days.tolist())}
+        when = document_matcher(library).days_in_order(query.query, rows)
         matrix = rerank.features(library, ranker.bm25_query, rows, dense, sparse, boost, vector, order=order, when=when)
         prepared.append((query, rows, matrix))
     return prepared

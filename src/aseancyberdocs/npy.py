@@ -48,18 +48,25 @@ def read_header(start: bytes) -> tuple[np.dtype, bool, tuple[int, ...], int]:
     return np.dtype(match["descr"]), match["fortran"] == "True", shape, begin + length
 
 
+def _numbers(start: bytes, size: int) -> tuple[np.dtype, bool, tuple[int, ...], int, int]:
+    """``read_header`` of a file of ``size`` bytes, and its count of items, checked: numbers only,
+    and as many bytes of data as the header says."""
+    dtype, fortran, shape, offset = read_header(start)
+    if dtype.hasobject:
+        raise ValueError("a .npy file of Python objects")
+    count = int(np.prod(shape)) if shape else 1
+    if size - offset != count * dtype.itemsize:
+        raise ValueError(f"{size - offset} bytes of data for shape {shape} of {dtype}")
+    return dtype, fortran, shape, offset, count
+
+
 def array_from_bytes(data: bytes) -> np.ndarray:
     """The array of a whole .npy file's bytes (numbers only; never a pickle).
 
     Raises:
         ValueError: not a .npy file of numbers, or its size does not match its header.
     """
-    dtype, fortran, shape, offset = read_header(data[:65536])
-    if dtype.hasobject:
-        raise ValueError("a .npy file of Python objects")
-    count = int(np.prod(shape)) if shape else 1
-    if len(data) - offset != count * dtype.itemsize:
-        raise ValueError(f"{len(data) - offset} bytes of data for shape {shape} of {dtype}")
+    dtype, fortran, shape, offset, count = _numbers(data[:65536], len(data))
     array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     return array.reshape(shape, order="F" if fortran else "C")
 
@@ -75,13 +82,7 @@ def memory_mapped(path: str | Path) -> np.ndarray:
     path = Path(path)
     with open(path, "rb") as handle:
         start = handle.read(65536)
-    dtype, fortran, shape, offset = read_header(start)
-    if dtype.hasobject:
-        raise ValueError("a .npy file of Python objects")
-    count = int(np.prod(shape)) if shape else 1
-    size = path.stat().st_size
-    if size - offset != count * dtype.itemsize:
-        raise ValueError(f"{size - offset} bytes of data for shape {shape} of {dtype}")
+    dtype, fortran, shape, offset, count = _numbers(start, path.stat().st_size)
     if count == 0:  # nothing to map
         empty = np.zeros(shape, dtype=dtype)
         empty.flags.writeable = False

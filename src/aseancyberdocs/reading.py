@@ -403,13 +403,27 @@ def corrections(text: str, counts: WordCounts) -> list[str]:
         tokens = tokenize(word)
         if len(tokens) != 1 or counts.token_frequency(tokens[0]) > 0 or _is_english(word.lower()):
             continue
-        if spelling_variants(word, counts.frequency):  # another spelling, not a slip ("authorised")
+        other = _other_spelling(word.lower())
+        if other is not None and counts.frequency(other) > 0:  # another spelling, not a slip ("authorised")
             continue
         best = max(((counts.token_frequency(other), other) for other in _one_edit(tokens[0])), default=(0, ""))
         # Only a stem that reads as itself, since the BM25 query is read again as words.
         if best[0] > 0 and best[1] not in found and tokenize(best[1]) == [best[1]]:
             found.append(best[1])
     return found
+
+
+def _other_spelling(word: str) -> str | None:
+    """The British or American spelling of a lower-case word, None when it has no other."""
+    other = SPELLINGS.get(word)
+    if other is None and word not in _NOT_IZE:
+        if match := _ISE.match(word):
+            other = f"{match[1]}iz{match[2]}"
+        elif match := _IZE.match(word):
+            other = f"{match[1]}is{match[2]}"
+        elif match := _YSE.match(word):
+            other = f"{match[1]}y{'z' if match[2] == 's' else 's'}{match[3]}"
+    return other
 
 
 def spelling_variants(text: str, frequency: Callable[[str], int]) -> list[str]:
@@ -435,14 +449,7 @@ def spelling_variants(text: str, frequency: Callable[[str], int]) -> list[str]:
     variants: list[str] = []
     for word in _WORD.findall(text):
         lower = word.lower()
-        other = SPELLINGS.get(lower)
-        if other is None and lower not in _NOT_IZE:
-            if match := _ISE.match(lower):
-                other = f"{match[1]}iz{match[2]}"
-            elif match := _IZE.match(lower):
-                other = f"{match[1]}is{match[2]}"
-            elif match := _YSE.match(lower):
-                other = f"{match[1]}y{'z' if match[2] == 's' else 's'}{match[3]}"
+        other = _other_spelling(lower)
         if other is not None and other not in variants and frequency(other) > frequency(lower):
             variants.append(other)
     for match in _CYBER.finditer(text):
@@ -557,6 +564,11 @@ class CitedPlace:
         return below
 
 
+def _subs(text: str) -> tuple[str, ...]:
+    """The sub-paragraph markers of ``text``: " (b) (ii)" -> ("b", "ii")."""
+    return tuple(part.lower() for part in _SUB_PART.findall(text))
+
+
 def cited_place(question: str) -> CitedPlace | None:
     """The article and paragraph a question cites, None when it cites none.
 
@@ -574,14 +586,11 @@ def cited_place(question: str) -> CitedPlace | None:
     subs: tuple[str, ...] = ()
     preamble = False
     if match := _CITED_ARTICLE.search(question):  # "art. 22 (1) (b)": article 22, paragraph 1 (b)
-        article, paragraph = match[1], match[2]
-        subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
+        article, paragraph, subs = match[1], match[2], _subs(match[3])
     if match := _CITED_SHORTHAND.search(question):
-        paragraph, preamble = match[2], match[1] == "PP"
-        subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
+        paragraph, preamble, subs = match[2], match[1] == "PP", _subs(match[3])
     elif match := _CITED_PARAGRAPH.search(question):
-        paragraph, preamble = match[2], (match[1] or "").lower() == "preambular"
-        subs = tuple(part.lower() for part in _SUB_PART.findall(match[3]))
+        paragraph, preamble, subs = match[2], (match[1] or "").lower() == "preambular", _subs(match[3])
     if article is None and paragraph is None:
         return None
     annex = None
@@ -741,6 +750,16 @@ class DocumentMatcher:
     def passage_days(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """The date of each passage's document as a day number (NaN when it has none)."""
         return self.days[self.row_document[np.asarray(rows, dtype=np.int64)]]
+
+    def days_in_order(self, question: str, rows: Sequence[int]) -> dict[int, float] | None:
+        """For a question asking for the latest or the earliest text (``time_order``), row -> its
+        document's day number, negated for the earliest (the second stage's ``recency``); None
+        for other questions."""
+        order = time_order(question)
+        if order is None:
+            return None
+        sign = 1.0 if order == "latest" else -1.0
+        return {row: sign * float(day) for row, day in zip(rows, self.passage_days(rows).tolist())}
 
     def passage_scores(self, query: str) -> PassageScores:
         """``scores`` spread to the passages: each passage gets its document's match."""

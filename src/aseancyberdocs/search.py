@@ -471,14 +471,8 @@ class _Ranker:
         """For a question asking for the latest or the earliest text (reading.time_order), row ->
         its document's day number, negated for the earliest; None for other questions."""
         from . import rerank
-        from .reading import time_order
 
-        order = time_order(self.text) if rerank.WEIGHTS.get("recency") else None
-        if order is None:
-            return None
-        days = self.sources.matcher().passage_days(rows)
-        sign = 1.0 if order == "latest" else -1.0
-        return {row: sign * float(day) for row, day in zip(rows, days.tolist())}
+        return self.sources.matcher().days_in_order(self.text, rows) if rerank.WEIGHTS.get("recency") else None
 
     @functools.cached_property
     def bm25_query(self) -> str:
