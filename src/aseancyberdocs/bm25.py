@@ -143,7 +143,6 @@ class BM25Index:
     def __init__(self, retriever: Any) -> None:
         self.retriever = retriever
         self.vocab: dict[str, int] = retriever.vocab_dict
-        self._column_max: dict[int, float] = {}
 
     @classmethod
     def build(cls, passages: Sequence[Passage], documents: Mapping[str, Document] | None = None) -> BM25Index:
@@ -233,16 +232,6 @@ class BM25Index:
         indptr = self.retriever.scores["indptr"]
         return int(indptr[column + 1] - indptr[column])
 
-    def column_max(self, column: int) -> float:
-        """The highest score token ``column`` gives a passage (0.0 for a token no passage holds);
-        read from its postings once, then kept."""
-        best = self._column_max.get(column)
-        if best is None:
-            data, _, indptr = self.arrays
-            start, end = int(indptr[column]), int(indptr[column + 1])
-            best = self._column_max[column] = float(data[start:end].max()) if end > start else 0.0
-        return best
-
     def _columns(self, query: str) -> list[int]:
         return sorted({self.vocab[token] for token in tokenize(query) if token in self.vocab and token})
 
@@ -301,10 +290,9 @@ class QueryScores:
     scores every passage once (``all``) and keeps it. ``at`` adds a passage's token scores in
     the same order as ``BM25Index.scores`` (tokens by column, in float32): the scores are equal.
 
-    Top-k pruning passage by passage (MaxScore, or the threshold algorithm over postings ordered
-    by score) was measured on 1M replicated passages and lost to scoring them all: a copy of a
-    passage scores like the others, so the bounds only bite thousands of rows deep. ``top`` on a
-    large index prunes by token instead, over whole arrays (``_pruned_top``).
+    Exact top-k pruning (MaxScore, or the threshold algorithm over postings ordered by score)
+    was measured on 1M replicated passages and lost to scoring them all: a copy of a passage
+    scores like the others, so the bounds only bite thousands of rows deep.
     """
 
     def __init__(self, index: BM25Index, columns: Sequence[int]) -> None:
@@ -346,68 +334,13 @@ class QueryScores:
 
     def top(self, depth: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``depth`` allowed passages (``mask``: None, all) with the highest positive scores,
-        best first, ties by row: (rows, scores).
-
-        On a large index (``PRUNED_ABOVE`` passages) the tokens most passages hold are first left
-        out (``_pruned_top``); the answer is the same.
-        """
+        best first, ties by row: (rows, scores)."""
         if not self.columns or depth < 1:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if self._all is None and self.count > PRUNED_ABOVE:
-            found = self._pruned_top(depth, mask)
-            if found is not None:
-                return found
         scores = self.all() if mask is None else np.where(mask, self.all(), np.float32(0))
         rows = best_rows(scores, depth)
         return rows, scores[rows]
 
-    def _pruned_top(self, depth: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-        """``top`` without adding up the postings of the tokens held by more than ``FREQUENT_SHARE``
-        of the passages, or None where that cannot give the exact answer.
-
-        MaxScore's split of the query's tokens, done over whole arrays: the other tokens' scores
-        are added up (``partial``); a frequent token adds at most its highest score to a passage
-        (``BM25Index.column_max``), so a passage whose partial score is below the ``depth``-th best
-        partial score less those highest scores cannot reach the ``depth``-th best full score
-        (full >= partial, each addition being of a positive score). The few passages left are
-        scored in full (``at``, the same sums as ``all``). On the 1M-passage scale index the
-        frequent tokens hold about 60% of a median question's postings and a few hundred passages
-        are left to score.
-        """
-        frequent = [end - start > FREQUENT_SHARE * self.count for start, end in self._spans]
-        if not any(frequent) or all(frequent):
-            return None
-        bound = sum(self.index.column_max(column) for column, skip in zip(self.columns, frequent) if skip)
-        data, indices, _ = self.index.arrays
-        partial = np.zeros(self.count, dtype=np.float32)
-        add_spans(partial, indices, data, [span for span, skip in zip(self._spans, frequent) if not skip])
-        if mask is not None:
-            partial[~mask] = 0
-        best = best_rows(partial, depth)
-        if len(best) < depth:  # passages holding frequent tokens only could be among the best
-            return None
-        # Less a margin for float32 rounding: the bound holds for the exact sums.
-        floor = (float(partial[best[-1]]) - bound) * (1 - 1e-4)
-        if floor <= 0:
-            return None
-        candidates = np.flatnonzero(partial >= floor)
-        if len(candidates) > PRUNED_CANDIDATES:
-            return None
-        from .search import top_rows
-
-        scores = self.at(candidates)
-        order = top_rows(scores, np.arange(len(candidates)), depth)  # candidates ascend: ties by row
-        return candidates[order], scores[order]
-
-
-# Above this many passages ``QueryScores.top`` leaves out, in a first pass, the tokens held by more
-# than FREQUENT_SHARE of them, when that leaves at most PRUNED_CANDIDATES passages to score in full.
-# Measured on the 1M-passage scale index (30 labelled questions, top 100): a share of 0.5 left out
-# half of the postings and 100-250 passages to score, 0.3 62% and 100-511, 0.15 84% but up to
-# 55,437 passages (or no bound at all for one question).
-PRUNED_ABOVE = 200_000
-FREQUENT_SHARE = 0.3
-PRUNED_CANDIDATES = 50_000
 
 # Above this many passages, ``best_rows`` first finds a score threshold from every SAMPLE_STEP-th
 # passage, so that it partitions a few hundred rows instead of every passage that scored.
@@ -462,24 +395,18 @@ class _StoredScores:
             raise ValueError(f"token id {int(columns.max())} outside the BM25 vocabulary")
         count = self.scores["num_docs"]
         result = np.zeros(count, dtype=np.float32)
-        add_spans(result, indices, data, [(int(indptr[column]), int(indptr[column + 1])) for column in columns.tolist()])
+        # One column at a time: the same additions in the same order as over the columns joined
+        # (each passage's scores added by column), without copying the postings, and each
+        # column's rows ascending keep the writes in memory order (3x faster at 10M passages).
+        spans = [(int(indptr[column]), int(indptr[column + 1])) for column in columns.tolist()]
+        many = sum(end - start for start, end in spans) > COMPILED_ABOVE and data.dtype == np.float32
+        add = _column_adder() if many else None
+        if add is not None:
+            add(result, indices, data, spans)
+            return result
+        for start, end in spans:
+            np.add.at(result, indices[start:end], data[start:end])
         return result
-
-
-def add_spans(result: np.ndarray, indices: np.ndarray, data: np.ndarray, spans: Sequence[tuple[int, int]]) -> None:
-    """Add the postings ``spans`` (start, end) of the score matrix into ``result`` (per passage).
-
-    One column at a time: the same additions in the same order as over the columns joined (each
-    passage's scores added by column), without copying the postings, and each column's rows
-    ascending keep the writes in memory order (3x faster at 10M passages).
-    """
-    many = sum(end - start for start, end in spans) > COMPILED_ABOVE and data.dtype == np.float32
-    add = _column_adder() if many else None
-    if add is not None:
-        add(result, indices, data, spans)
-        return
-    for start, end in spans:
-        np.add.at(result, indices[start:end], data[start:end])
 
 
 # Above this many postings a question's scores are added up by scipy's compiled sparse
