@@ -292,7 +292,11 @@ class QueryScores:
 
     Exact top-k pruning (MaxScore, or the threshold algorithm over postings ordered by score)
     was measured on 1M replicated passages and lost to scoring them all: a copy of a passage
-    scores like the others, so the bounds only bite thousands of rows deep.
+    scores like the others, so the bounds only bite thousands of rows deep. Pruning by token (the
+    tokens most passages hold left out of a first pass, the passages still in reach scored in
+    full) lost too at 10M passages: the frequent tokens' postings are added in memory order and
+    cost less than their share, and the passages the first pass left unscored were looked up one
+    by one afterwards.
     """
 
     def __init__(self, index: BM25Index, columns: Sequence[int]) -> None:
@@ -321,14 +325,17 @@ class QueryScores:
         if not len(rows):
             return out
         data, indices, _ = self.index.arrays
+        # Looked up in the postings' own integer type: searchsorted would otherwise convert a
+        # token's whole postings (40 MB for a token most of 10M passages hold) at every call.
+        keys = rows.astype(indices.dtype) if len(indices) and rows.max() <= np.iinfo(indices.dtype).max else rows
         for start, end in self._spans:
             if end == start:
                 continue
             postings = indices[start:end]
-            found = np.searchsorted(postings, rows)
+            found = np.searchsorted(postings, keys)
             inside = found < (end - start)
             hit = np.zeros(len(rows), dtype=bool)
-            hit[inside] = postings[found[inside]] == rows[inside]
+            hit[inside] = postings[found[inside]] == keys[inside]
             out[hit] += data[start:end][found[hit]]
         return out
 

@@ -358,6 +358,7 @@ class _Ranker:
         self.dense_vector: np.ndarray | None = None  # the question's vector after feedback, when used
         self._bm25: QueryScores | None = None
         self._named: np.ndarray | None = None  # the allowed passages of the best-named documents
+        self._named_bm25: np.ndarray | None = None  # their BM25 scores
         self._fused: dict[int, float] = {}
 
     @property
@@ -516,10 +517,11 @@ class _Ranker:
     ) -> None:
         """Add to the candidates the passages of the best-named documents that neither retriever
         reached (scored with ``vector``): at most ``REACH_LIMIT``, those BM25 scores best."""
-        if self._named is None:  # the same for both dense passes
+        if self._named is None or self._named_bm25 is None:  # the same for both dense passes
             named = boost.rows_at_least(DOCUMENT_REACH)
             self._named = named[self.mask[named]] if self.mask is not None else named
-        self._add_candidates(self._named, dense, sparse, vector, REACH_LIMIT)
+            self._named_bm25 = self.bm25.at(self._named)
+        self._add_candidates(self._named, dense, sparse, vector, REACH_LIMIT, self._named_bm25)
 
     def _add_candidates(
         self,
@@ -528,14 +530,17 @@ class _Ranker:
         sparse: dict[int, float],
         vector: np.ndarray,
         limit: int | None = None,
+        lexical: np.ndarray | None = None,
     ) -> None:
         """Score ``rows`` that neither retriever reached with ``vector`` and BM25 and add them to
-        the candidates: at most ``limit`` of them, those BM25 scores best."""
+        the candidates: at most ``limit`` of them, those BM25 scores best (``lexical``: the BM25
+        scores of ``rows``, when known)."""
         reached = np.fromiter([*dense, *sparse], dtype=np.int64, count=len(dense) + len(sparse))
-        rows = rows[~np.isin(rows, reached)]
+        unreached = ~np.isin(rows, reached)
+        rows = rows[unreached]
         if not len(rows):
             return
-        lexical = self.bm25.at(rows)
+        lexical = self.bm25.at(rows) if lexical is None else lexical[unreached]
         if limit is not None and len(rows) > limit:
             best = np.sort(top_rows(lexical, np.arange(len(rows)), limit))
             rows, lexical = rows[best], lexical[best]

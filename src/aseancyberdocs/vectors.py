@@ -52,6 +52,10 @@ RESCORE_MAX = 12_000
 SQ_RESCORE_FACTOR = 2
 SQ_RESCORE_MIN = 50
 NPROBE = 64
+# A query's probed lists are scanned by FAISS's threads together (its parallel_mode 1) rather than
+# one thread a query (0): on 10M replicated passages (IVF of 8-bit codes, 3,162 lists, nprobe 64,
+# 2 cores, 30 queries) a search's median went from 21.5 ms to 14.0 ms, the same rows found.
+IVF_PARALLEL_MODE = 1
 # Rows read from the file are kept (a bounded cache: about 25 MB at 384 dimensions, and 4 bytes a
 # passage to find them): a query's second dense pass (feedback) and its named documents' passages
 # re-read many of the first pass's rows, and one system call a row is most of what re-scoring
@@ -210,6 +214,8 @@ class RescoredIndex:
 
     def __init__(self, index: Any, vectors: np.ndarray, rows: np.ndarray, *, cached: int = CACHED_ROWS) -> None:
         self.index = index
+        if hasattr(index, "parallel_mode"):
+            index.parallel_mode = IVF_PARALLEL_MODE
         self.vectors = vectors
         self.rows = rows
         self.ntotal = int(index.ntotal)
