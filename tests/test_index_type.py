@@ -126,6 +126,10 @@ def test_the_ivf_short_list_rescored_finds_the_exact_neighbours(kind):
     assert recall >= 0.95
     np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[ids]), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(index.reconstruct_n(0, 6000), vectors)
+    # One query's probed lists are scanned by FAISS's threads together: the same rows, in the same order.
+    assert index.index.parallel_mode == module.IVF_PARALLEL_MODE == 1
+    index.index.parallel_mode = 0
+    assert index.search(queries, 10)[1].tolist() == ids.tolist()
 
 
 def test_vector_rows_read_the_rows_asked_for(tmp_path):
