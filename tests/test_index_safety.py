@@ -276,3 +276,20 @@ def test_concurrent_reads_in_threads_during_rebuilds(built_index, documents):
         stop.set()
         reader.join(timeout=10)
     assert not errors, errors[0]
+
+
+def test_a_folder_built_again_in_the_place_of_a_removed_one_is_told_apart(tmp_path):
+    # The folder a swap removes frees its inode number, and the next build's folder is often given
+    # it: open_index must still see that the index it was reading has been replaced.
+    import shutil
+
+    from aseancyberdocs.folder import MANIFEST_FILE, _folder_id
+
+    folder = tmp_path / "index"
+    seen = set()
+    for round in range(5):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        (folder / MANIFEST_FILE).write_text(json.dumps({"built": "x" * round}))  # each build's own
+        seen.add(_folder_id(folder))
+    assert len(seen) == 5

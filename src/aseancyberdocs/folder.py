@@ -411,13 +411,13 @@ def open_index(
         >>> library.search("norms of responsible State behaviour", k=3)[0].citation  # doctest: +SKIP
     """
     index_path = Path(index_dir) if index_dir is not None else default_index_dir()
-    for attempt in range(3):
+    for attempt in range(OPEN_ATTEMPTS):
         before = _folder_id(index_path)
         try:
             library = _open_once(index_path, preload_model=preload_model and embedder is None and attempt == 0)
         except (IndexIntegrityError, IndexNotFoundError, OSError):
             # A build swapped a new index in while this one was read: read again, the new one whole.
-            if attempt == 2 or before is None or _folder_id(index_path) == before:
+            if attempt == OPEN_ATTEMPTS - 1 or before is None or _folder_id(index_path) == before:
                 raise
             continue
         if embedder is not None:
@@ -426,12 +426,23 @@ def open_index(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _folder_id(path: Path) -> tuple[int, int] | None:
+# Reads of an index folder that a build swapped out meanwhile (each seen to happen) before giving up.
+OPEN_ATTEMPTS = 5
+
+
+def _folder_id(path: Path) -> tuple[int, ...] | None:
+    """What tells one build's folder at ``path`` from the next: its inode and change time, and its
+    manifest's. An inode alone does not: the folder a swap removes frees its inode number, and the
+    next build's folder may be given it."""
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return stat.st_dev, stat.st_ino
+    try:
+        manifest = os.stat(path / MANIFEST_FILE)
+    except OSError:
+        return stat.st_dev, stat.st_ino, stat.st_ctime_ns
+    return stat.st_dev, stat.st_ino, stat.st_ctime_ns, manifest.st_ino, manifest.st_mtime_ns, manifest.st_size
 
 
 def _preload(model: str) -> None:
