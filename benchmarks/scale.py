@@ -16,11 +16,11 @@ a stream (a copy at a time; no list of every Passage, no matrix of every vector 
 copy by copy, FAISS from a memory map of it (IndexFlatIP up to 100k, IVF-PQ with exact
 re-scoring up to 2M, IVF with 8-bit codes and exact re-scoring above: the 10M design), BM25's
 score matrix (bm25s's Lucene formula and file layout) from token ids gathered copy by copy,
-and the agreed-language clusters over all passages as the build makes them (grouping.py: the
+the agreed-language clusters over all passages as the build makes them (grouping.py: the
 exact join up to ``MINHASH_ABOVE`` passages, MinHash LSH above, its
-signatures kept in a memory-mapped file beside the folder while the stream goes by). Not written
-at scale: the shingle index of ``precedents`` (lineage.py, holds every shingle of every passage in
-memory; not needed to search).
+signatures kept in a memory-mapped file beside the folder while the stream goes by), and the
+shingle index of ``precedents`` (lineage.ShingleWriter: its (key, row) pairs spilled to bucket
+files and sorted a bucket at a time).
 
 For each size, in fresh processes: write time, size on disk by file kind, open time
 (``open_index``), hybrid query latency (p50/p95 over the labelled queries of
@@ -60,10 +60,12 @@ JSON_OUT = Path(__file__).resolve().parent / "scale.json"
 CHART = Path(__file__).resolve().parent / "scale-growth.png"
 BEGIN, END = "<!-- scale-growth:begin -->", "<!-- scale-growth:end -->"
 QUERIES = ROOT / "evaluation" / "queries.jsonl"
+PRECEDENTS = ROOT / "evaluation" / "precedents.jsonl"
 VARIED = 0.05  # share of words replaced in each copy
 NOISE = 0.02  # sigma of the noise added to each copy's vectors, a dimension
 FLAT_UP_TO = 100_000  # IndexFlatIP up to this size, IVF of 8-bit codes with exact re-scoring above
 _WORD = re.compile(r"[A-Za-z]{4,}")
+SHINGLE_SPILL = 50_000_000  # (key, row) pairs of the shingle index held in memory before a spill
 
 
 def rss_peak_mb() -> float:
@@ -299,6 +301,7 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
         REQUIRED_FILES,
         sha256_file,
     )  # fmt: skip
+    from aseancyberdocs.lineage import ShingleWriter
     from aseancyberdocs.passages import embedding_text
     from aseancyberdocs.store import write_store
     from aseancyberdocs.vectors import (
@@ -331,6 +334,18 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     hasher = MinHasher()
     hashed = 0
     minhash_s = 0.0
+    # The shingle index of precedents: (key, row) pairs spilled to bucket files beside the folder's
+    # files and sorted a bucket at a time (lineage.ShingleWriter), fed 4,096 texts at a time.
+    shingles = ShingleWriter(work=folder, spill_above=SHINGLE_SPILL)
+    shingle_texts: list[str] = []
+    shingles_s = 0.0
+
+    def add_shingles() -> None:
+        nonlocal shingles_s
+        mark = time.perf_counter()
+        shingles.add(shingle_texts)
+        shingle_texts.clear()
+        shingles_s += time.perf_counter() - mark
 
     def hash_texts() -> None:
         nonlocal hashed, minhash_s
@@ -361,6 +376,9 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
                     texts.append(passage.text)
                     if minhash and len(texts) == 4096:
                         hash_texts()
+                    shingle_texts.append(passage.text)
+                    if len(shingle_texts) == 4096:
+                        add_shingles()
                     written += 1
                     yield passage
             vectors_handle.write(replicator.copy_vectors(copy, np.asarray(rows, dtype=np.int64)).tobytes())
@@ -392,6 +410,12 @@ def write_scaled(replicator: Replicator, size: int, folder: Path) -> dict[str, A
     timings["clusters_method"] = "MinHash LSH" if minhash else "exact"
     timings["clustered_passages"] = int(size - len(set(ids)))
     del ids
+
+    mark = time.perf_counter()
+    if shingle_texts:
+        add_shingles()
+    files.extend(shingles.save(folder))
+    timings["shingles_s"] = time.perf_counter() - mark + shingles_s
 
     mark = time.perf_counter()
     faiss_type = write_faiss(folder, size)
@@ -514,7 +538,20 @@ def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[st
     recall = statistics.mean(
         len(set(ids.tolist()) & set(exact.tolist())) / 10 for ids, exact in zip(found, best_ids)
     )
+    # precedents() of the labelled texts of evaluation/precedents.jsonl: every occurrence, with its diff.
+    precedent_ms, occurrences = [], []
+    if not dense_only and any(name.startswith("lineage-") for name in library.manifest["files"]):
+        cases = [json.loads(line)["text"] for line in PRECEDENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+        library.precedents(cases[0])  # maps the shingle index
+        for text in cases:
+            started = time.perf_counter()
+            occurrences.append(len(library.precedents(text)))
+            precedent_ms.append((time.perf_counter() - started) * 1000)
     return {
+        "precedents_p50_ms": statistics.median(precedent_ms) if precedent_ms else None,
+        "precedents_p95_ms": percentile(precedent_ms, 0.95) if precedent_ms else None,
+        "precedents_occurrences": statistics.median(occurrences) if occurrences else None,
+        "precedents_peak_rss_mb": rss_peak_mb() if precedent_ms else None,
         "first_query_s": None if dense_only else first, "queries": 0 if dense_only else len(texts),
         "hybrid_p50_ms": statistics.median(latencies) if latencies else None,
         "hybrid_p95_ms": percentile(latencies, 0.95) if latencies else None,
@@ -538,6 +575,7 @@ _KINDS = {
     "faiss": ("vectors.faiss",),
     "bm25": ("bm25-data.npy", "bm25-indices.npy", "bm25-indptr.npy", "bm25-vocab.json", "bm25-params.json"),
     "clusters": ("clusters.json",),
+    "shingles": ("lineage-keys.npy", "lineage-indptr.npy", "lineage-rows.npy", "lineage-params.json"),
     "manifest": ("manifest.json",),
 }
 
@@ -681,9 +719,8 @@ def section(rows: list[dict[str, Any]]) -> str:
         "stored vectors. Clusters: the agreed-language clusters over all passages, as the build makes them "
         "(exact join up to 200,000 passages, MinHash LSH above: 128 minima, 16 bands of 8); their seconds are "
         "part of the write (signatures made as the passages stream by, then the bands); \"joined\": passages "
-        "in a cluster with an earlier one. Not written at scale: the shingle index of `precedents` (not needed "
-        "to search). The replicated texts are not embedded again: each copy's vectors are the base vectors with "
-        "noise.",
+        "in a cluster with an earlier one. The replicated texts are not embedded again: each copy's vectors are "
+        "the base vectors with noise.",
         "",
         "| passages | FAISS | write s | clusters s (joined) | disk MB (store / vectors+keys / FAISS / BM25 / "
         "clusters) | open s | first query s | queries | hybrid p50 ms | hybrid p95 ms | dense p50 ms | "
@@ -700,6 +737,26 @@ def section(rows: list[dict[str, Any]]) -> str:
             f"{r['search_peak_rss_mb']:,.0f}{' (dense only)' if r.get('dense_only') else ''} | "
             f"{r['recall_at_10']:.3f} |"
         )
+    traced = [r for r in rows if r.get("precedents_p50_ms") is not None]
+    if traced:
+        lines += [
+            "",
+            ("The shingle index of `precedents` (lineage.py: every 6-word shingle and every word of each passage, "
+             "its (key, row) pairs spilled to bucket files and sorted a bucket at a time; part of the write, "
+             "memory-mapped at open). Latency: `Library.precedents(text)` for each of the 12 texts of "
+             "evaluation/precedents.jsonl, every occurrence returned with its word diff, in the search process "
+             "after the queries above; peak RSS after them."),
+            "",
+            ("| passages | shingles s (of the write) | shingle files MB | precedents p50 ms | precedents p95 ms | "
+             "occurrences (median) | peak RSS MB |"),
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in traced:
+            lines.append(
+                f"| {r['passages']:,} | {number(r.get('shingles_s'), ',.0f')} | {mb(r['disk'].get('shingles', 0))} | "
+                f"{r['precedents_p50_ms']:,.0f} | {r['precedents_p95_ms']:,.0f} | {r['precedents_occurrences']:,.0f} | "
+                f"{r['precedents_peak_rss_mb']:,.0f} |"
+            )
     for r in rows:
         if r.get("faiss_rewritten"):
             lines += ["", f"At {r['passages']:,} passages the FAISS file was written again with the current code "

@@ -9,7 +9,14 @@ from conftest import FakeEmbedder, make_document
 
 from aseancyberdocs import build_index_from_documents, open_index
 from aseancyberdocs.cli import main
-from aseancyberdocs.lineage import DiffOp, evaluate, precedents, render_diff, word_diff, words
+from aseancyberdocs.lineage import (
+    DiffOp,
+    evaluate,
+    precedents,
+    render_diff,
+    word_diff,
+    words,
+)
 
 AGREED = (
     "Noting that considerable progress has been achieved in developing and applying the latest "
@@ -189,3 +196,80 @@ def test_an_altered_shingle_file_is_an_integrity_error(lineage_index):
         handle.write(b"\0")
     with pytest.raises(IndexIntegrityError, match="lineage-rows.npy"):
         precedents(open_index(lineage_index, embedder=FakeEmbedder()), AGREED)
+
+
+def test_a_spilled_shingle_writer_writes_the_same_files(lineage_index, tmp_path):
+    """The benchmark's ten million passages spill (key, row) pairs to bucket files: same index."""
+    from aseancyberdocs.lineage import FILES, ShingleIndex, ShingleWriter
+
+    library = open_index(lineage_index, embedder=FakeEmbedder())
+    texts = [passage.text for passage in library.passages]
+    in_memory, spilled = tmp_path / "memory", tmp_path / "spilled"
+    in_memory.mkdir()
+    spilled.mkdir()
+    ShingleIndex.build(library.passages).save(in_memory)
+    writer = ShingleWriter(work=spilled, spill_above=10)
+    writer.add(texts[:3], batch=2)
+    writer.add(texts[3:], batch=2)
+    assert writer.save(spilled) == list(FILES.values())
+    for name in FILES.values():
+        assert (spilled / name).read_bytes() == (in_memory / name).read_bytes(), name
+    assert sorted(path.name for path in spilled.iterdir()) == sorted(FILES.values())  # no bucket or part left
+
+
+def test_shingle_files_of_the_first_key_function_are_still_read(lineage_index):
+    """Index folders written before shingle keys were computed from word keys keep their answers."""
+    import numpy as np
+
+    from aseancyberdocs.lineage import BLAKE2B_KEYS, FILES, SHINGLE, _key
+
+    library = open_index(lineage_index, embedder=FakeEmbedder())
+    expected = [(item.citation.formatted, item.shared) for item in precedents(library, AGREED)]
+    postings = {}
+    for row, passage in enumerate(library.passages):
+        norms = words(passage.text).norms
+        shingles = {_key(norms[i : i + SHINGLE]) for i in range(len(norms) - SHINGLE + 1)}
+        for key in shingles | {_key((norm,)) for norm in norms}:
+            postings.setdefault(key, []).append(row)
+    keys = np.array(sorted(postings), dtype=np.uint64)
+    indptr = np.concatenate([[0], np.cumsum([len(postings[int(key)]) for key in keys])]).astype(np.int64)
+    rows = np.array([row for key in keys for row in postings[int(key)]], dtype=np.int32)
+    manifest_path = lineage_index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name, array in (("keys", keys), ("indptr", indptr), ("rows", rows)):
+        np.save(lineage_index / FILES[name], array)
+    params = {"shingle": SHINGLE, "key": BLAKE2B_KEYS, "passages": len(library.passages)}
+    (lineage_index / FILES["params"]).write_text(json.dumps(params))
+    import hashlib
+
+    for name in FILES.values():
+        manifest["files"][name] = hashlib.sha256((lineage_index / name).read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    found = precedents(open_index(lineage_index, embedder=FakeEmbedder()), AGREED)
+    assert [(item.citation.formatted, item.shared) for item in found] == expected
+
+
+def test_coverage_with_a_floor_keeps_the_passages_that_can_reach_it(library):
+    from aseancyberdocs.lineage import shingle_index
+
+    index = shingle_index(library)
+    query = words(AGREED + " " + OTHER).norms
+    every = index.coverage(query)
+    for floor in (0, 6, 12, 16, 30):
+        kept = index.coverage(query, min_words=floor)
+        assert set(kept) <= set(every)
+        assert all(kept[row] == every[row] for row in kept)
+        # a passage sharing n shingles covers at most 6 n words: those that can reach the floor stay
+        assert {row for row, mask in every.items() if mask.bit_count() >= floor} <= set(kept)
+
+
+def test_the_shingle_arrays_are_memory_mapped_at_open(lineage_index):
+    import numpy as np
+
+    from aseancyberdocs.lineage import FILES, shingle_index
+
+    library = open_index(lineage_index, embedder=FakeEmbedder())
+    index = shingle_index(library)
+    for name in ("keys", "indptr", "rows"):
+        assert isinstance(library._mapped[FILES[name]], np.memmap)
+    assert isinstance(index.rows, np.memmap)

@@ -43,6 +43,7 @@ from .errors import (
     IndexVersionError,
 )
 from .library import Library
+from .lineage import FILES as SHINGLE_FILES
 from .npy import memory_mapped
 from .store import (
     PASSAGE_DOCS_FILE,
@@ -644,9 +645,12 @@ def _verify_files(index_path: Path, manifest: dict[str, Any]) -> dict[str, bytes
     return snapshot
 
 
-# Read by row (the store, the re-scoring vectors), memory-mapped (BM25's score matrix) or only
-# by builds (the vector cache): not read whole at open.
-_MAPPED_AT_OPEN = (BM25_FILES["data"], BM25_FILES["indices"], BM25_FILES["indptr"])
+# Read by row (the store, the re-scoring vectors), memory-mapped (BM25's score matrix, the shingle
+# index of precedents) or only by builds (the vector cache): not read whole at open.
+_MAPPED_AT_OPEN = (
+    BM25_FILES["data"], BM25_FILES["indices"], BM25_FILES["indptr"],
+    SHINGLE_FILES["keys"], SHINGLE_FILES["indptr"], SHINGLE_FILES["rows"],
+)
 _UNREAD_AT_OPEN = (STORE_FILE, CACHE_VECTORS_FILE, CACHE_KEYS_FILE, RESCORE_VECTORS_FILE, *_MAPPED_AT_OPEN)
 _SAMPLES = 64
 _SAMPLE_BYTES = 64 << 10
