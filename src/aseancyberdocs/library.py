@@ -31,6 +31,9 @@ from .vectors import RescoredIndex, VectorRows
 if TYPE_CHECKING:
     from .embedding import Embedder
 
+# Citations made are kept for reuse, up to this many (then the cache starts again).
+_KEPT_CITATIONS = 100_000
+
 
 class Library:
     """An opened index: documents, passages and their vectors, searchable.
@@ -209,6 +212,8 @@ class Library:
 
             passage = self.passages[index]
             citation = cite(self.documents[passage.doc_id], passage)
+            if len(self._citations) >= _KEPT_CITATIONS:  # a server over millions of passages
+                self._citations.clear()
             self._citations[index] = citation
         return citation
 

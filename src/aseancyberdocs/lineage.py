@@ -229,9 +229,11 @@ class ShingleIndex:
         return cls(passages, keys, indptr, rows, int(params["shingle"]), params["key"])
 
     def words(self, row: int) -> _Words:
-        """The words of passage ``row`` (computed once)."""
+        """The words of passage ``row`` (kept for the last ``_KEPT_WORDS`` passages asked for)."""
         found = self._words.get(row)
         if found is None:
+            if len(self._words) >= _KEPT_WORDS:
+                self._words.clear()
             found = self._words[row] = words(self.passages[row].text)
         return found
 
@@ -294,6 +296,7 @@ class ShingleIndex:
         return [row for row in sorted(candidates or ()) if needle in " " + " ".join(self.words(row).norms) + " "]
 
 
+_KEPT_WORDS = 10_000
 # Row bounds of index files of up to this many postings are checked when read; beyond, those of
 # each posting list a query reads.
 _CHECKED_WHOLE = 50_000_000
@@ -557,27 +560,29 @@ def precedents(
             raise IndexIntegrityError(f"{library.index_dir}: unreadable shingle index: {exc}") from exc
         shared = {row: mask.bit_count() / total for row, mask in masks.items()}
 
+    from .citations import cite
+    from .store import read_passages
+
+    # The occurrences' passages in one read (thousands of copies in a large archive), in row order.
+    rows = sorted(row for row, fraction in shared.items() if fraction >= min_shared)
     found = []
-    for row, fraction in shared.items():
-        if fraction < min_shared:
-            continue
-        passage = library.passages[row]
+    for row, passage in zip(rows, read_passages(library.passages, rows)):
         document = library.documents[passage.doc_id]
         if cutoff is not None and (document.date is None or document.date > cutoff):
             continue
-        found.append((row, fraction, passage, document))
+        found.append((row, shared[row], passage, document))
     found.sort(key=lambda item: (item[3].date or "9999-99-99", item[3].symbol or item[3].doc_id, item[2].start))
 
     result = []
-    for position, (row, fraction, passage, document) in enumerate(found):
+    for position, (_, fraction, passage, document) in enumerate(found):
         result.append(
             Precedent(
                 passage=passage,
-                citation=library.citation(row),
+                citation=cite(document, passage),
                 source=document.source,
                 shared=fraction,
                 first=position == 0,
-                diff=word_diff(text, query, passage.text, index.words(row)),
+                diff=word_diff(text, query, passage.text, words(passage.text)),
             )
         )
     return result
