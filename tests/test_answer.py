@@ -255,6 +255,9 @@ def test_search_first_hit_is_always_quoted_in_place_of_the_weakest(library):
     # With room for one quote only, the best one stays.
     single = _choose(library, vector, [first, second], max_sentences=1, max_chars=10_000)
     assert [item.hit.rank for item in single] == [2]
+    # With room for one quote's characters only, the first hit is still quoted beside the best.
+    short = _choose(library, vector, [first, second], max_sentences=2, max_chars=1)
+    assert [item.hit.rank for item in short] == [2, 1]
 
 
 def test_quotes_are_told_place_by_place_each_place_in_the_order_of_the_text():
