@@ -299,7 +299,15 @@ def test_a_large_index_runs_its_first_dense_pass_beside_bm25_with_the_same_hits(
         encoded.append(text)
         return encode(text)
 
+    matched = []
+    boost = search_module._Ranker.document_boost
+
+    def matching(self):
+        matched.append(threading.current_thread().name)
+        return boost(self)
+
     monkeypatch.setattr(search_module, "dense_candidates", noted)
+    monkeypatch.setattr(search_module._Ranker, "document_boost", matching)
     monkeypatch.setattr(library, "encode_query", counted)
     monkeypatch.setattr(search_module, "AHEAD_ABOVE", 0)  # every index counts as large
     found = [[(hit.passage.passage_id, hit.score, hit.scores) for hit in library.search(q, k=5, group=group)]
@@ -308,6 +316,7 @@ def test_a_large_index_runs_its_first_dense_pass_beside_bm25_with_the_same_hits(
     assert encoded == queries  # each question encoded once, in the thread that ran ahead
     assert "aseancyberdocs-dense" in threads  # the first pass ran in its own thread...
     assert threading.current_thread().name in threads  # ...the feedback pass in the caller's
+    assert matched == ["aseancyberdocs-dense"] * len(queries)  # the document match beside BM25 too
 
 
 def test_an_error_of_the_dense_pass_run_ahead_reaches_the_caller(library, monkeypatch):

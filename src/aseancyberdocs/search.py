@@ -411,8 +411,10 @@ class _Ranker:
         """
         ahead = self._dense_ahead(reach)
         sparse_base = {c.index: c.score for c in self.bm25_top(reach)}
-        boost = self.document_boost()
-        found = ahead.result() if ahead is not None else None  # the question's vector is known after it
+        if ahead is not None:  # the question's vector, the document match and the named passages are known after it
+            found, boost = ahead.result()
+        else:
+            found, boost = None, self.document_boost()
         dense_scores, sparse_scores = self._candidates(self.vector, reach, sparse_base, boost, found)
         if FEEDBACK_DEPTH > 0 and FEEDBACK_WEIGHT > 0:
             fused = fuse(dense_scores, sparse_scores, boost)
@@ -422,11 +424,27 @@ class _Ranker:
         return dense_scores, sparse_scores, boost
 
     def _dense_ahead(self, reach: int) -> _Ahead | None:
-        """On a large index, the question's encoding and its first dense pass started in a thread,
-        to run while BM25 adds up its postings in this one (None on a smaller index)."""
+        """On a large index, what does not wait for BM25's sum started in a thread, to run while BM25
+        adds up its postings in this one (None on a smaller index): the question's encoding, its
+        first dense pass, the document match and the best-named documents' passages (their BM25
+        scores looked up in the postings and the vectors of the best of them read). Its result:
+        (the dense pass's candidates, the document match)."""
         if self.sources.count < AHEAD_ABOVE:
             return None
-        return _Ahead(lambda: dense_candidates(self.sources.dense_index(), self.vector, reach, self.mask))
+        _ = self.bm25  # made here: both threads read it
+
+        def ahead() -> tuple[list[Candidate], PassageScores | None]:
+            found = dense_candidates(self.sources.dense_index(), self.vector, reach, self.mask)
+            boost = self.document_boost()
+            if boost is not None:
+                self._named_passages(boost)
+                assert self._named is not None and self._named_bm25 is not None
+                if len(self._named):  # their rows read ahead (kept by the row cache for _add_candidates)
+                    depth = min(len(self._named), REACH_LIMIT + 2 * reach)
+                    self._vectors(self._named[np.sort(top_rows(self._named_bm25, np.arange(len(self._named)), depth))])
+            return found, boost
+
+        return _Ahead(ahead)
 
     def _candidates(
         self,
@@ -517,11 +535,18 @@ class _Ranker:
     ) -> None:
         """Add to the candidates the passages of the best-named documents that neither retriever
         reached (scored with ``vector``): at most ``REACH_LIMIT``, those BM25 scores best."""
-        if self._named is None or self._named_bm25 is None:  # the same for both dense passes
-            named = boost.rows_at_least(DOCUMENT_REACH)
-            self._named = named[self.mask[named]] if self.mask is not None else named
-            self._named_bm25 = self.bm25.at(self._named)
+        self._named_passages(boost)
+        assert self._named is not None and self._named_bm25 is not None
         self._add_candidates(self._named, dense, sparse, vector, REACH_LIMIT, self._named_bm25)
+
+    def _named_passages(self, boost: PassageScores) -> None:
+        """The allowed passages of the best-named documents and their BM25 scores, found once (the
+        same for both dense passes)."""
+        if self._named is None or self._named_bm25 is None:
+            named = boost.rows_at_least(DOCUMENT_REACH)
+            named = named[self.mask[named]] if self.mask is not None else named
+            self._named_bm25 = self.bm25.at(named)
+            self._named = named
 
     def _add_candidates(
         self,
