@@ -179,7 +179,6 @@ class ShingleIndex:
         self.indptr = indptr
         self.rows = rows
         self.key_function = key_function
-        self._words: dict[int, _Words] = {}
 
     @classmethod
     def build(cls, passages: Sequence[Passage], size: int = SHINGLE) -> ShingleIndex:
@@ -228,15 +227,6 @@ class ShingleIndex:
             raise ValueError("a row outside the passages")
         return cls(passages, keys, indptr, rows, int(params["shingle"]), params["key"])
 
-    def words(self, row: int) -> _Words:
-        """The words of passage ``row`` (kept for the last ``_KEPT_WORDS`` passages asked for)."""
-        found = self._words.get(row)
-        if found is None:
-            if len(self._words) >= _KEPT_WORDS:
-                self._words.clear()
-            found = self._words[row] = words(self.passages[row].text)
-        return found
-
     def shingle_keys(self, norms: tuple[str, ...]) -> list[int]:
         """The keys of the shingles of ``norms``, in order, by the index's key function."""
         if self.key_function == BLAKE2B_KEYS:
@@ -271,12 +261,13 @@ class ShingleIndex:
         """
         size = self.size
         postings = self._postings(self.shingle_keys(query))
-        if min_words > size:
-            held = [rows for rows in postings if len(rows)]
-            if held:
-                rows, counts = np.unique(np.concatenate(held), return_counts=True)
-                keep = rows[counts * size >= min_words]
-                postings = [rows[np.isin(rows, keep, assume_unique=False)] if len(rows) else rows for rows in postings]
+        if min_words > size and any(len(rows) for rows in postings):
+            # How many of the query's shingles each passage holds (a row once in a key's postings).
+            held = np.zeros(len(self.passages), dtype=np.int32)
+            for rows in postings:
+                held[rows] += 1
+            reach = held * size >= min_words
+            postings = [rows[reach[rows]] for rows in postings]
         masks: dict[int, int] = {}
         window = (1 << size) - 1
         for position, rows in enumerate(postings):
@@ -289,14 +280,24 @@ class ShingleIndex:
         """Passages holding ``query`` as a contiguous word sequence (for queries shorter than a shingle)."""
         if not query:
             return []
-        candidates = None
-        for rows in self._postings([_key((word,)) for word in dict.fromkeys(query)]):
-            candidates = set(rows.tolist()) if candidates is None else candidates & set(rows.tolist())
+        from .store import read_passages
+
+        # The passages holding every word (postings ascending: intersected rarest first), then
+        # those holding them in sequence, read a batch at a time.
+        postings = sorted(self._postings([_key((word,)) for word in dict.fromkeys(query)]), key=len)
+        candidates = postings[0]
+        for rows in postings[1:]:
+            candidates = np.intersect1d(candidates, rows, assume_unique=True)
         needle = " " + " ".join(query) + " "
-        return [row for row in sorted(candidates or ()) if needle in " " + " ".join(self.words(row).norms) + " "]
+        found = []
+        for start in range(0, len(candidates), _READ_BATCH):
+            batch = candidates[start : start + _READ_BATCH].tolist()
+            found += [row for row, passage in zip(batch, read_passages(self.passages, batch))
+                      if needle in " " + " ".join(_norms(passage.text)) + " "]
+        return found
 
 
-_KEPT_WORDS = 10_000
+_READ_BATCH = 2_000  # passages read from the store in one query
 # Row bounds of index files of up to this many postings are checked when read; beyond, those of
 # each posting list a query reads.
 _CHECKED_WHOLE = 50_000_000
