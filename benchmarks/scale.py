@@ -514,6 +514,17 @@ def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[st
         latencies.append((time.perf_counter() - started) * 1000)
         assert hits and all(hit.passage.text for hit in hits)
     peak = rss_peak_mb()
+    # precedents() of the labelled texts of evaluation/precedents.jsonl: every occurrence, with its diff
+    # (before the recall below, which maps every vector: its pages would count in the peak).
+    precedent_ms, occurrences = [], []
+    if not dense_only and any(name.startswith("lineage-") for name in library.manifest["files"]):
+        cases = [json.loads(line)["text"] for line in PRECEDENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+        library.precedents(cases[0])  # maps the shingle index
+        for text in cases:
+            started = time.perf_counter()
+            occurrences.append(len(library.precedents(text)))
+            precedent_ms.append((time.perf_counter() - started) * 1000)
+    precedents_peak = rss_peak_mb() if precedent_ms else None
     # Dense recall@10 of the index's FAISS search against exact search over the stored vectors.
     vectors = np.stack([library.encode_query(text) for text in texts]).astype(np.float32)
     dense_ms = []
@@ -538,20 +549,11 @@ def child_search(folder: str, queries: int, dense_only: bool = False) -> dict[st
     recall = statistics.mean(
         len(set(ids.tolist()) & set(exact.tolist())) / 10 for ids, exact in zip(found, best_ids)
     )
-    # precedents() of the labelled texts of evaluation/precedents.jsonl: every occurrence, with its diff.
-    precedent_ms, occurrences = [], []
-    if not dense_only and any(name.startswith("lineage-") for name in library.manifest["files"]):
-        cases = [json.loads(line)["text"] for line in PRECEDENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
-        library.precedents(cases[0])  # maps the shingle index
-        for text in cases:
-            started = time.perf_counter()
-            occurrences.append(len(library.precedents(text)))
-            precedent_ms.append((time.perf_counter() - started) * 1000)
     return {
         "precedents_p50_ms": statistics.median(precedent_ms) if precedent_ms else None,
         "precedents_p95_ms": percentile(precedent_ms, 0.95) if precedent_ms else None,
         "precedents_occurrences": statistics.median(occurrences) if occurrences else None,
-        "precedents_peak_rss_mb": rss_peak_mb() if precedent_ms else None,
+        "precedents_peak_rss_mb": precedents_peak,
         "first_query_s": None if dense_only else first, "queries": 0 if dense_only else len(texts),
         "hybrid_p50_ms": statistics.median(latencies) if latencies else None,
         "hybrid_p95_ms": percentile(latencies, 0.95) if latencies else None,
@@ -593,8 +595,8 @@ def loadavg() -> str:
 
 
 # What a write child reports: kept from scale.json when --reuse-written measures a kept folder again.
-WRITE_FIELDS = ("store_vectors_s", "bm25_s", "clusters_s", "clusters_method", "clustered_passages", "faiss_s",
-                "manifest_s", "write_s", "faiss_type", "documents", "write_peak_rss_mb", "base_load_s")
+WRITE_FIELDS = ("store_vectors_s", "bm25_s", "clusters_s", "clusters_method", "clustered_passages", "shingles_s",
+                "faiss_s", "manifest_s", "write_s", "faiss_type", "documents", "write_peak_rss_mb", "base_load_s")
 
 
 def measure(args: argparse.Namespace, size: int, earlier: dict[str, Any] | None = None) -> dict[str, Any]:
